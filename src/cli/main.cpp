@@ -1,0 +1,39 @@
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/convert_command.h"
+#include "cli/exit_codes.h"
+
+namespace {
+
+void ConfigureLogging() {
+    const char* level = std::getenv("VIDEO2MP3_LOG_LEVEL");
+    spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::warn);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ConfigureLogging();
+
+    CLI::App app{"video2mp3: turn videos into MP3s"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "video2mp3 0.1.0");
+
+    int exit_code = video2mp3::cli::kExitOk;
+    video2mp3::cli::AddConvertCommand(app, exit_code);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        const int status = app.exit(error);
+        return status == 0 ? 0 : video2mp3::cli::kExitUsage;
+    } catch (const std::exception& error) {
+        std::cerr << "video2mp3: " << error.what() << "\n";
+        return video2mp3::cli::kExitSoftware;
+    }
+    return exit_code;
+}
