@@ -24,8 +24,10 @@ Mp3Writer::Mp3Writer(const std::filesystem::path& destination) : destination_(de
         destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
 
     // A unique name in the destination's own folder, so the final rename is atomic.
-    std::string pattern =
-        (folder / ("." + destination.filename().string() + ".part-XXXXXX")).string();
+    std::string name = ".";
+    name += destination.filename().string();
+    name += ".part-XXXXXX";
+    std::string pattern = (folder / name).string();
     const int fd = ::mkstemp(pattern.data());
     if (fd < 0) {
         throw MediaError(
