@@ -119,6 +119,13 @@ std::vector<std::byte> ReadBytes(const std::filesystem::path& path) {
     return bytes;
 }
 
+void WriteBytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes) {
+    std::ofstream file(path, std::ios::binary);
+    file.write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(file.good()) << "cannot write " << path;
+}
+
 std::optional<std::filesystem::path> SharedMediaDir() {
     if (const char* dir = std::getenv("VIDEO2MP3_MEDIA_DIR")) {
         return std::filesystem::path(dir);

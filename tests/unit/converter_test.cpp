@@ -268,9 +268,7 @@ TEST_F(ConverterTest, TruncatedMp4IsRejected) {
            In("full.mp4"));
     auto bytes = testing::ReadBytes(In("full.mp4"));
     bytes.resize(bytes.size() / 2);
-    std::ofstream(In("cut.mp4"), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
+    testing::WriteBytes(In("cut.mp4"), bytes);
 
     const std::string reason = ExpectFailure(In("cut.mp4"), MediaErrorKind::kTruncated);
     EXPECT_EQ(reason.rfind("truncated", 0), 0u) << reason;
@@ -281,9 +279,7 @@ TEST_F(ConverterTest, TruncatedWebmIsRejected) {
            In("full.webm"));
     auto bytes = testing::ReadBytes(In("full.webm"));
     bytes.resize(bytes.size() / 2);
-    std::ofstream(In("cut.webm"), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
+    testing::WriteBytes(In("cut.webm"), bytes);
 
     const std::string reason = ExpectFailure(In("cut.webm"), MediaErrorKind::kTruncated);
     EXPECT_NE(reason.find("of 20.0 s"), std::string::npos) << reason;
@@ -297,9 +293,7 @@ TEST_F(ConverterTest, DamageInTheMiddleConvertsTheRestWithAWarning) {
     for (std::size_t i = bytes.size() / 3; i < bytes.size() / 3 + bytes.size() / 100; ++i) {
         bytes[i] = static_cast<std::byte>(random());
     }
-    std::ofstream(In("damaged.mp2"), std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()),
-               static_cast<std::streamsize>(bytes.size()));
+    testing::WriteBytes(In("damaged.mp2"), bytes);
 
     const ConvertReport report = ConvertFile(In("damaged.mp2"));
     Mp3Facts facts = InspectMp3(Output());
