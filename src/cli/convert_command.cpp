@@ -1,10 +1,14 @@
 #include "cli/convert_command.h"
 
-#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <stop_token>
+#include <thread>
 
 #include "cli/exit_codes.h"
 #include "video2mp3/media/converter.h"
@@ -51,6 +55,48 @@ std::filesystem::path DefaultOutput(const std::filesystem::path& input) {
     return output;
 }
 
+/// Turns SIGINT and SIGTERM into a stop request while alive. The signals are blocked in
+/// every thread and taken by one waiting thread, so nothing runs in a signal handler.
+class SignalStop {
+ public:
+    SignalStop() {
+        sigemptyset(&signals_);
+        sigaddset(&signals_, SIGINT);
+        sigaddset(&signals_, SIGTERM);
+        sigaddset(&signals_, SIGUSR1);  // used only to wake the waiter at the end
+        pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+        waiter_ = std::thread([this] {
+            int signal = 0;
+            sigwait(&signals_, &signal);
+            if (signal != SIGUSR1) {
+                received_ = signal;
+                stop_.request_stop();
+            }
+        });
+    }
+
+    ~SignalStop() {
+        if (received_ == 0) {
+            pthread_kill(waiter_.native_handle(), SIGUSR1);
+        }
+        waiter_.join();
+        pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+    }
+
+    SignalStop(const SignalStop&) = delete;
+    SignalStop& operator=(const SignalStop&) = delete;
+
+    std::stop_token Token() const { return stop_.get_token(); }
+    int Received() const { return received_; }
+
+ private:
+    sigset_t signals_{};
+    sigset_t previous_{};
+    std::stop_source stop_;
+    std::atomic<int> received_{0};
+    std::thread waiter_;
+};
+
 int ExitCodeFor(media::MediaErrorKind kind) {
     switch (kind) {
         case media::MediaErrorKind::kReadFailed:
@@ -87,11 +133,23 @@ int RunConvert(const ConvertArguments& arguments, CLI::App& command) {
         return kExitUsage;
     }
 
+    const auto print_json = [&](const media::ConvertReport& report, nlohmann::json error) {
+        if (arguments.json) {
+            nlohmann::json json = media::ToJson(report);
+            json["error"] = std::move(error);
+            // File names and tags need not be UTF-8; replace what is not.
+            std::cout << json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        }
+    };
+
+    media::ConvertReport report;
+    report.input_name = input.string();
     std::unique_ptr<media::FileByteSource> source;
     try {
         source = std::make_unique<media::FileByteSource>(input);
     } catch (const media::ByteSourceError& error) {
         std::cerr << "video2mp3: " << error.what() << "\n";
+        print_json(report, {{"kind", "cannot_open"}, {"message", error.what()}});
         return kExitNoInput;
     }
 
@@ -100,22 +158,23 @@ int RunConvert(const ConvertArguments& arguments, CLI::App& command) {
         progress = [](double percent) { std::fprintf(stderr, "progress %3.0f%%\n", percent); };
     }
 
-    media::ConvertReport report;
+    // Ctrl-C or SIGTERM stops the conversion cleanly: no partial MP3 is left behind.
+    SignalStop signals;
     int status = kExitOk;
     nlohmann::json error_json;
     try {
-        media::Convert(*source, output, options, report, progress);
+        media::Convert(*source, output, options, report, progress, signals.Token());
     } catch (const media::MediaError& error) {
+        if (error.Kind() == media::MediaErrorKind::kCancelled) {
+            return 128 + signals.Received();
+        }
         std::cerr << "video2mp3: " << input.string() << ": " << error.what() << "\n";
         status = ExitCodeFor(error.Kind());
         error_json = {{"kind", media::ErrorKindName(error.Kind())}, {"message", error.what()}};
     }
 
-    if (arguments.json) {
-        nlohmann::json json = media::ToJson(report);
-        json["error"] = error_json;
-        std::cout << json.dump(2) << "\n";
-    } else if (status == kExitOk) {
+    print_json(report, error_json);
+    if (status == kExitOk && !arguments.json) {
         for (const std::string& warning : report.warnings) {
             std::cerr << "video2mp3: " << input.string() << ": warning: " << warning << "\n";
         }
@@ -130,9 +189,7 @@ void AddConvertCommand(CLI::App& app, int& exit_code) {
     CLI::App* command =
         app.add_subcommand("convert", "Extract the audio of a video (or audio) file as an MP3");
 
-    command->add_option("INPUT", arguments->input, "Video or audio file to convert")
-        ->required()
-        ->check(CLI::ExistingFile);
+    command->add_option("INPUT", arguments->input, "Video or audio file to convert")->required();
     command->add_option("-o,--output", arguments->output,
                         "Where to write the MP3 (default: INPUT's name with .mp3, here)");
     auto* quality = command

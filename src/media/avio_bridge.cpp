@@ -2,6 +2,8 @@
 
 #include <span>
 
+#include "video2mp3/media/media_error.h"
+
 namespace video2mp3::media {
 
 namespace {
@@ -11,7 +13,8 @@ constexpr int kBufferBytes = 64 * 1024;
 
 }  // namespace
 
-AvioBridge::AvioBridge(ByteSource& source) : source_(source) {
+AvioBridge::AvioBridge(ByteSource& source, std::stop_token stop)
+    : source_(source), stop_(std::move(stop)) {
     auto* buffer = static_cast<unsigned char*>(av_malloc(kBufferBytes));
     if (buffer == nullptr) {
         throw std::bad_alloc();
@@ -31,8 +34,20 @@ AvioBridge::~AvioBridge() {
     }
 }
 
+void AvioBridge::ThrowIfFailed() const {
+    if (stop_.stop_requested()) {
+        throw MediaError(MediaErrorKind::kCancelled, "cancelled");
+    }
+    if (read_failure_) {
+        throw MediaError(MediaErrorKind::kReadFailed, *read_failure_);
+    }
+}
+
 int AvioBridge::ReadPacket(void* opaque, std::uint8_t* buffer, int size) {
     auto* self = static_cast<AvioBridge*>(opaque);
+    if (self->stop_.stop_requested()) {
+        return AVERROR_EXIT;
+    }
     try {
         const std::size_t got = self->source_.Read(
             std::span<std::byte>(reinterpret_cast<std::byte*>(buffer), static_cast<size_t>(size)));

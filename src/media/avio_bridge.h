@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "media/av_handles.h"
@@ -14,7 +15,7 @@ namespace video2mp3::media {
 /// converter can report it instead of FFmpeg's generic I/O error.
 class AvioBridge {
  public:
-    explicit AvioBridge(ByteSource& source);
+    AvioBridge(ByteSource& source, std::stop_token stop);
     ~AvioBridge();
 
     AvioBridge(const AvioBridge&) = delete;
@@ -22,8 +23,9 @@ class AvioBridge {
 
     AVIOContext* Context() const { return context_; }
 
-    /// The message of the first ByteSourceError the source threw, if any.
-    const std::optional<std::string>& ReadFailure() const { return read_failure_; }
+    /// Throws MediaError kCancelled when a stop was requested, kReadFailed (with the
+    /// source's message) when the source failed; returns otherwise.
+    void ThrowIfFailed() const;
 
     /// Bytes handed to FFmpeg so far (for progress by bytes).
     std::uint64_t Position() const { return source_.Position(); }
@@ -33,6 +35,7 @@ class AvioBridge {
     static std::int64_t SeekTo(void* opaque, std::int64_t offset, int whence);
 
     ByteSource& source_;
+    std::stop_token stop_;
     AVIOContext* context_ = nullptr;
     std::optional<std::string> read_failure_;
 };

@@ -11,6 +11,7 @@ extern "C" {
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <stop_token>
 #include <string_view>
 
 #include "media/av_handles.h"
@@ -452,13 +453,17 @@ InputFormatPtr OpenInput(AvioBridge& bridge, ByteSource& source, const FfmpegLog
     int code = avformat_open_input(&raw, nullptr, nullptr, nullptr);
     if (code < 0) {
         // avformat_open_input frees the context on failure.
-        if (bridge.ReadFailure()) {
-            Fail(MediaErrorKind::kReadFailed, *bridge.ReadFailure());
+        bridge.ThrowIfFailed();
+        const std::string words = log.LastError();
+        if (words.find("moov atom not found") != std::string::npos) {
+            // An MP4 written with its index last and cut before it: an interrupted upload.
+            Fail(MediaErrorKind::kTruncated,
+                 "truncated: the MP4 has no index (moov atom), the file was probably cut short");
         }
-        if (code == AVERROR_INVALIDDATA) {
-            Fail(MediaErrorKind::kNotMedia, "not a media file");
+        if (code == AVERROR_EOF) {
+            Fail(MediaErrorKind::kTruncated, "truncated: the file ends inside its header");
         }
-        Fail(MediaErrorKind::kNotMedia, "not a media file (" + AvErrorText(code) + ")");
+        Fail(MediaErrorKind::kNotMedia, "not a media file");
     }
     InputFormatPtr input(raw);
     report.container = input->iformat->name;
@@ -473,9 +478,7 @@ InputFormatPtr OpenInput(AvioBridge& bridge, ByteSource& source, const FfmpegLog
         av_dict_free(&options);
     }
     if (code < 0) {
-        if (bridge.ReadFailure()) {
-            Fail(MediaErrorKind::kReadFailed, *bridge.ReadFailure());
-        }
+        bridge.ThrowIfFailed();
         const std::string detail = log.LastError();
         Fail(MediaErrorKind::kNotMedia,
              "cannot read the streams: " + (detail.empty() ? AvErrorText(code) : detail));
@@ -548,10 +551,18 @@ std::optional<double> DeclaredAudioSeconds(const AVFormatContext& input, const A
 
 /// Containers without a sample index (Matroska, WebM) still declare a duration; audio that
 /// stops well before it means the upload was cut short.
-void FailIfCutShort(const AVFormatContext& input, const AVStream& audio, double decoded_s) {
+/// Damaged files (decode errors) convert with a warning instead, and durations FFmpeg
+/// only estimated from the bitrate (raw AAC, MP3 without a Xing header, MPEG-TS) say
+/// nothing about where the audio should end.
+void FailIfCutShort(const AVFormatContext& input, const AVStream& audio, double decoded_s,
+                    std::uint64_t decode_errors) {
+    if (decode_errors > 0 || input.duration_estimation_method == AVFMT_DURATION_FROM_BITRATE ||
+        (input.iformat->flags & AVFMT_TS_DISCONT) != 0) {
+        return;
+    }
     const std::optional<double> declared = DeclaredAudioSeconds(input, audio);
-    if (!declared || (input.iformat->flags & AVFMT_TS_DISCONT) != 0) {
-        return;  // MPEG-TS and similar streams only estimate their duration
+    if (!declared) {
+        return;
     }
     if (decoded_s < *declared * 0.9 - 1.0) {
         char text[160];
@@ -578,9 +589,7 @@ void Transcode(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio
         transcoder.Decode(packet.get());
         av_packet_unref(packet.get());
     }
-    if (bridge.ReadFailure()) {
-        Fail(MediaErrorKind::kReadFailed, *bridge.ReadFailure());
-    }
+    bridge.ThrowIfFailed();
     transcoder.Finish();
     FailIfEndedEarly(audio, packets_read);
 
@@ -595,7 +604,8 @@ void Transcode(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio
                                                            : "truncated: no audio could be read");
     }
 
-    FailIfCutShort(input, audio, report.output_duration_s = OutputSeconds(transcoder));
+    report.output_duration_s = OutputSeconds(transcoder);
+    FailIfCutShort(input, audio, report.output_duration_s, transcoder.DecodeErrors());
 
     report.decode_errors = transcoder.DecodeErrors();
     if (transcoder.DecodeErrors() > 0) {
@@ -610,8 +620,63 @@ void Transcode(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio
 
 /// MP3 audio that already is MPEG-1 Layer III is copied frame by frame: no quality lost,
 /// no encoding time spent.
+/// Thrown when MP3 audio turns out not to be copyable after all; the conversion then starts
+/// over and re-encodes.
+struct CopyRefused {
+    std::string reason;
+};
+
+/// Decodes each copied frame, so that only clean audio in one format is copied: a frame
+/// that fails to decode, or a change of rate or channel count midway (two MP3s joined with
+/// cat), would make a file players stumble over.
+class CopyVerifier {
+ public:
+    explicit CopyVerifier(const AVStream& audio)
+        : rate_(audio.codecpar->sample_rate), channels_(audio.codecpar->ch_layout.nb_channels) {
+        const AVCodec* codec = avcodec_find_decoder(AV_CODEC_ID_MP3);
+        decoder_.reset(avcodec_alloc_context3(codec));
+        frame_.reset(av_frame_alloc());
+        if (!decoder_ || !frame_) {
+            throw std::bad_alloc();
+        }
+        avcodec_parameters_to_context(decoder_.get(), audio.codecpar);
+        decoder_->pkt_timebase = audio.time_base;
+        if (avcodec_open2(decoder_.get(), codec, nullptr) < 0) {
+            throw CopyRefused{"no MP3 decoder to check the frames with"};
+        }
+    }
+
+    void Check(const AVPacket& packet) {
+        if (avcodec_send_packet(decoder_.get(), &packet) < 0) {
+            throw CopyRefused{"some MP3 frames are damaged"};
+        }
+        while (true) {
+            const int code = avcodec_receive_frame(decoder_.get(), frame_.get());
+            if (code == AVERROR(EAGAIN) || code == AVERROR_EOF) {
+                return;
+            }
+            if (code < 0) {
+                throw CopyRefused{"some MP3 frames are damaged"};
+            }
+            const bool same =
+                frame_->sample_rate == rate_ && frame_->ch_layout.nb_channels == channels_;
+            av_frame_unref(frame_.get());
+            if (!same) {
+                throw CopyRefused{"the MP3 audio changes format midway"};
+            }
+        }
+    }
+
+ private:
+    int rate_;
+    int channels_;
+    CodecContextPtr decoder_;
+    FramePtr frame_;
+};
+
 void CopyMp3(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio, Mp3Writer& writer,
              const AVDictionary* tags, ProgressMeter& progress, ConvertReport& report) {
+    CopyVerifier verifier(audio);
     const int rate = audio.codecpar->sample_rate;
     const AVRational time_base = writer.Open(*audio.codecpar, AVRational{1, rate}, tags);
     report.mode = "copy";
@@ -625,6 +690,7 @@ void CopyMp3(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio, 
     while (ReadAudioPacket(input, audio.index, *packet, demux_error)) {
         ++packets_read;
         progress.Update(*packet, bridge.Position());
+        verifier.Check(*packet);
 
         // Timestamps are renumbered from zero: the source's may start late or jump.
         packet->pts = packet->dts = av_rescale_q(samples, AVRational{1, rate}, time_base);
@@ -634,9 +700,7 @@ void CopyMp3(AVFormatContext& input, AvioBridge& bridge, const AVStream& audio, 
         writer.Write(*packet);
         av_packet_unref(packet.get());
     }
-    if (bridge.ReadFailure()) {
-        Fail(MediaErrorKind::kReadFailed, *bridge.ReadFailure());
-    }
+    bridge.ThrowIfFailed();
     if (packets_read == 0) {
         Fail(MediaErrorKind::kTruncated, "truncated: the file holds no audio");
     }
@@ -660,14 +724,17 @@ void ValidateOptions(const ConvertOptions& options) {
     }
 }
 
-void Convert(ByteSource& source, const std::filesystem::path& output, const ConvertOptions& options,
-             ConvertReport& report, const ProgressCallback& progress_callback) {
-    ValidateOptions(options);
-    InstallFfmpegLogHook();
+namespace {
+
+void ConvertOnce(ByteSource& source, const std::filesystem::path& output,
+                 const ConvertOptions& options, ConvertReport& report,
+                 const ProgressCallback& progress_callback, const std::stop_token& stop) {
     FfmpegLogCapture log;
     report.input_name = source.Name();
 
-    AvioBridge bridge(source);
+    // Created first, so that an unusable output is reported before any work is done.
+    Mp3Writer writer(output);
+    AvioBridge bridge(source, stop);
     InputFormatPtr input = OpenInput(bridge, source, log, report);
 
     const StreamChoice choice = ChooseAudioStream(report.streams);
@@ -686,7 +753,6 @@ void Convert(ByteSource& source, const std::filesystem::path& output, const Conv
 
     std::unique_ptr<AVDictionary, DictionaryFreer> tags(CollectTags(*input, audio));
     ProgressMeter progress(progress_callback, *input, audio, source.Size());
-    Mp3Writer writer(output);
     if (options.allow_stream_copy && IsCopyableMp3(*audio.codecpar)) {
         CopyMp3(*input, bridge, audio, writer, tags.get(), progress, report);
     } else {
@@ -700,6 +766,35 @@ void Convert(ByteSource& source, const std::filesystem::path& output, const Conv
             static_cast<double>(report.output_bytes) * 8 / report.output_duration_s / 1000;
     }
     progress.Finish();
+}
+
+}  // namespace
+
+void Convert(ByteSource& source, const std::filesystem::path& output, const ConvertOptions& options,
+             ConvertReport& report, const ProgressCallback& progress, std::stop_token stop) {
+    ValidateOptions(options);
+    InstallFfmpegLogHook();
+
+    // A restart after a refused copy must not send progress backwards.
+    double reported = -1;
+    const ProgressCallback forward = [&](double percent) {
+        if (progress && percent > reported) {
+            reported = percent;
+            progress(percent);
+        }
+    };
+
+    try {
+        ConvertOnce(source, output, options, report, forward, stop);
+    } catch (const CopyRefused& refused) {
+        spdlog::debug("{}: not copied, re-encoding: {}", source.Name(), refused.reason);
+        ConvertOptions reencode = options;
+        reencode.allow_stream_copy = false;
+        report = ConvertReport{};
+        source.Seek(0);
+        ConvertOnce(source, output, reencode, report, forward, stop);
+        report.warnings.insert(report.warnings.begin(), refused.reason + ", so it was re-encoded");
+    }
 }
 
 }  // namespace video2mp3::media

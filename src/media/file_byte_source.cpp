@@ -18,7 +18,7 @@ std::string ErrnoText() {
 }  // namespace
 
 FileByteSource::FileByteSource(const std::filesystem::path& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd_ < 0) {
         throw ByteSourceError(path.string() + ": cannot open: " + ErrnoText());
     }
@@ -29,9 +29,13 @@ FileByteSource::FileByteSource(const std::filesystem::path& path) : path_(path) 
         ::close(fd_);
         throw ByteSourceError(path.string() + ": cannot stat: " + reason);
     }
-    if (S_ISDIR(info.st_mode)) {
+    if (!S_ISREG(info.st_mode)) {
         ::close(fd_);
-        throw ByteSourceError(path.string() + ": is a directory");
+        // Pipes and devices can neither seek nor tell their size.
+        throw ByteSourceError(path.string() + (S_ISDIR(info.st_mode)
+                                                   ? ": is a directory"
+                                                   : ": not a regular file (pipes and devices "
+                                                     "cannot be converted)"));
     }
     size_ = static_cast<std::uint64_t>(info.st_size);
 }

@@ -20,6 +20,19 @@ namespace {
 }  // namespace
 
 Mp3Writer::Mp3Writer(const std::filesystem::path& destination) : destination_(destination) {
+    if (!destination.has_filename()) {
+        throw MediaError(MediaErrorKind::kWriteFailed,
+                         "the output " + destination.string() + " names a folder, not a file");
+    }
+    // Renaming over a device, a folder or a symbolic link would replace it, not write to it.
+    std::error_code status_error;
+    const auto status = std::filesystem::symlink_status(destination, status_error);
+    if (!status_error && std::filesystem::exists(status) &&
+        !std::filesystem::is_regular_file(status)) {
+        throw MediaError(MediaErrorKind::kWriteFailed,
+                         "will not replace " + destination.string() + ": it is not a regular file");
+    }
+
     const std::filesystem::path folder =
         destination.has_parent_path() ? destination.parent_path() : std::filesystem::path(".");
 

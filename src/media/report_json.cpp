@@ -86,6 +86,8 @@ const char* ErrorKindName(MediaErrorKind kind) {
             return "read_failed";
         case MediaErrorKind::kWriteFailed:
             return "write_failed";
+        case MediaErrorKind::kCancelled:
+            return "cancelled";
     }
     return "unknown";
 }

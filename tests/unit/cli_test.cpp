@@ -1,6 +1,7 @@
 // `video2mp3 convert` as a user runs it: exit status, the one-line error, --json.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -90,7 +91,48 @@ TEST(ConvertCommand, OptionsAreChecked) {
     EXPECT_EQ(Video2mp3({"convert", (dir / "a.wav").string(), "--bitrate", "fast"}).exit_code, 64);
     EXPECT_EQ(Video2mp3({"convert", (dir / "a.wav").string(), "-q", "2", "-b", "128k"}).exit_code,
               64);
-    EXPECT_EQ(Video2mp3({"convert", (dir / "missing.wav").string()}).exit_code, 64);
+}
+
+TEST(ConvertCommand, MissingInputPipeAndFolderExit66) {
+    testing::TempDir dir;
+    ASSERT_EQ(::mkfifo((dir / "pipe").c_str(), 0600), 0);
+
+    for (const auto& input : {dir / "absent.mp4", dir / "pipe", dir.Path()}) {
+        const auto result = Video2mp3({"convert", input.string(), "-o", (dir / "x.mp3").string()});
+        EXPECT_EQ(result.exit_code, 66) << input << ": " << result.err;
+        EXPECT_NE(result.err.find(input.string()), std::string::npos) << result.err;
+    }
+}
+
+TEST(ConvertCommand, JsonSurvivesNamesThatAreNotUtf8) {
+    testing::TempDir dir;
+    const std::string name = "caf\xe9.flac";  // Latin-1, as old archives have
+    testing::Ffmpeg({"-f", "lavfi", "-i", "sine=duration=1", "-c:a", "flac"}, dir / name);
+
+    const auto result =
+        Video2mp3({"convert", (dir / name).string(), "-o", (dir / "out.mp3").string(), "--json"});
+
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto json = nlohmann::json::parse(result.out);
+    EXPECT_NE(json["input"]["name"].get<std::string>().find("caf"), std::string::npos);
+}
+
+TEST(ConvertCommand, TerminationLeavesNoPartialFile) {
+    testing::TempDir dir;
+    testing::Ffmpeg({"-f", "lavfi", "-i", "anoisesrc=duration=900:sample_rate=48000", "-ac", "2",
+                     "-c:a", "pcm_s16le"},
+                    dir / "long.wav");
+
+    // Started in the background, terminated after a second, well before it can finish.
+    const std::string script = "'" VIDEO2MP3_BINARY "' convert '" + (dir / "long.wav").string() +
+                               "' -o '" + (dir / "long.mp3").string() +
+                               "' & pid=$!; sleep 1; kill -TERM $pid; wait $pid; echo $?";
+    const auto result = testing::Run({"sh", "-c", script});
+
+    EXPECT_EQ(result.out, "143\n") << result.err;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.Path())) {
+        EXPECT_EQ(entry.path().filename(), "long.wav") << "left behind: " << entry.path();
+    }
 }
 
 TEST(ConvertCommand, DefaultOutputIsTheInputNameWithMp3) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <stop_token>
 
 #include "support/media_tools.h"
 #include "video2mp3/media/file_byte_source.h"
@@ -303,6 +304,130 @@ TEST_F(ConverterTest, DamageInTheMiddleConvertsTheRestWithAWarning) {
     EXPECT_NE(report.warnings[0].find("could not be decoded"), std::string::npos);
     EXPECT_GT(facts.decoded_duration_s, 18.0) << "everything around the damage is kept";
     EXPECT_LT(facts.decoded_duration_s, 20.1);
+}
+
+TEST_F(ConverterTest, LargeDamageInTheMiddleIsNotMistakenForTruncation) {
+    Ffmpeg(Join(Sine(20, 44100), {"-c:a", "flac"}), In("master.flac"));
+    auto bytes = testing::ReadBytes(In("master.flac"));
+    std::mt19937 random(11);
+    for (std::size_t i = bytes.size() * 2 / 5; i < bytes.size() * 3 / 5; ++i) {
+        bytes[i] = static_cast<std::byte>(random());
+    }
+    testing::WriteBytes(In("damaged.flac"), bytes);
+
+    const ConvertReport report = ConvertFile(In("damaged.flac"));
+
+    EXPECT_GT(report.decode_errors, 0u);
+    EXPECT_LT(report.output_duration_s, 19.0);
+    EXPECT_GT(report.output_duration_s, 12.0);
+}
+
+TEST_F(ConverterTest, MoovAtTheEndCutOffIsTruncated) {
+    Ffmpeg(Join(Join(Sine(10, 48000), Picture(10)), {"-c:v", "libx264", "-c:a", "aac"}),
+           In("phone.mp4"));
+    auto bytes = testing::ReadBytes(In("phone.mp4"));
+    bytes.resize(bytes.size() / 2);
+    testing::WriteBytes(In("cut.mp4"), bytes);
+
+    const std::string reason = ExpectFailure(In("cut.mp4"), MediaErrorKind::kTruncated);
+    EXPECT_NE(reason.find("moov"), std::string::npos) << reason;
+}
+
+// Raw AAC and MP3 without a Xing header only have a duration estimated from the first
+// frames' bitrate; it must not be mistaken for a cut.
+TEST_F(ConverterTest, EstimatedDurationIsNotMistakenForTruncation) {
+    Ffmpeg({"-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo:d=8", "-f", "lavfi", "-i",
+            "anoisesrc=r=44100:d=10,aformat=channel_layouts=stereo", "-filter_complex",
+            "[0][1]concat=n=2:v=0:a=1", "-c:a", "aac", "-q:a", "2", "-f", "adts"},
+           In("quiet_start.aac"));
+
+    const ConvertReport report = ConvertFile(In("quiet_start.aac"));
+
+    ExpectDuration(InspectMp3(Output()), 18.0);
+    EXPECT_TRUE(report.warnings.empty());
+}
+
+TEST_F(ConverterTest, RateChangeMidwayIsResampled) {
+    Ffmpeg(Join(Sine(3, 22050), {"-c:a", "aac", "-f", "adts"}), In("a.aac"));
+    Ffmpeg(Join(Sine(3, 44100), {"-ac", "2", "-c:a", "aac", "-f", "adts"}), In("b.aac"));
+    auto joined = testing::ReadBytes(In("a.aac"));
+    const auto second = testing::ReadBytes(In("b.aac"));
+    joined.insert(joined.end(), second.begin(), second.end());
+    testing::WriteBytes(In("joined.aac"), joined);
+
+    ConvertFile(In("joined.aac"));
+    Mp3Facts facts = InspectMp3(Output());
+
+    EXPECT_TRUE(facts.mpeg1_layer3);
+    EXPECT_NEAR(facts.decoded_duration_s, 6.0, 0.2);
+}
+
+TEST_F(ConverterTest, JoinedMp3sOfDifferentFormatsAreReencodedNotCopied) {
+    Ffmpeg(Join(Sine(3, 44100), {"-ac", "2", "-c:a", "libmp3lame"}), In("a.mp3"));
+    Ffmpeg(Join(Sine(3, 48000), {"-ac", "1", "-c:a", "libmp3lame"}), In("b.mp3"));
+    auto joined = testing::ReadBytes(In("a.mp3"));
+    const auto second = testing::ReadBytes(In("b.mp3"));
+    joined.insert(joined.end(), second.begin(), second.end());
+    testing::WriteBytes(In("joined.mp3"), joined);
+
+    std::vector<double> seen;
+    const ConvertReport report =
+        ConvertFile(In("joined.mp3"), {}, [&](double percent) { seen.push_back(percent); });
+    Mp3Facts facts = InspectMp3(Output());
+
+    EXPECT_EQ(report.mode, "transcode");
+    ASSERT_FALSE(report.warnings.empty());
+    EXPECT_NE(report.warnings[0].find("re-encoded"), std::string::npos) << report.warnings[0];
+    EXPECT_TRUE(facts.mpeg1_layer3);
+    EXPECT_NEAR(facts.decoded_duration_s, 6.0, 0.3);
+    EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "progress never goes back";
+}
+
+TEST_F(ConverterTest, StopRequestLeavesNothingBehind) {
+    Ffmpeg(Join(Sine(30, 44100), {"-c:a", "flac"}), In("long.flac"));
+    std::stop_source stop;
+    FileByteSource source(In("long.flac"));
+    ConvertReport report;
+
+    try {
+        Convert(
+            source, Output(), {}, report,
+            [&](double percent) {
+                if (percent >= 10) {
+                    stop.request_stop();
+                }
+            },
+            stop.get_token());
+        FAIL() << "the conversion did not stop";
+    } catch (const MediaError& error) {
+        EXPECT_EQ(error.Kind(), MediaErrorKind::kCancelled);
+        EXPECT_FALSE(error.Permanent());
+    }
+    ExpectNoOutput();
+}
+
+TEST_F(ConverterTest, OutputThatIsNotARegularFileIsRefusedBeforeAnyWork) {
+    Ffmpeg(Join(Sine(1, 44100), {"-c:a", "flac"}), In("a.flac"));
+    std::filesystem::create_directory(out_dir_ / "folder");
+    std::ofstream(in_dir_ / "precious.txt") << "keep me";
+    std::filesystem::create_symlink(in_dir_ / "precious.txt", out_dir_ / "link.mp3");
+
+    for (const auto& target : {out_dir_ / "folder", out_dir_ / "link.mp3"}) {
+        FileByteSource source(In("a.flac"));
+        ConvertReport report;
+        try {
+            Convert(source, target, {}, report);
+            ADD_FAILURE() << "wrote over " << target;
+        } catch (const MediaError& error) {
+            EXPECT_EQ(error.Kind(), MediaErrorKind::kWriteFailed);
+            EXPECT_TRUE(report.streams.empty()) << "the input should not even be opened";
+        }
+    }
+    EXPECT_TRUE(std::filesystem::is_symlink(out_dir_ / "link.mp3"));
+    std::ifstream precious(in_dir_ / "precious.txt");
+    std::string text;
+    std::getline(precious, text);
+    EXPECT_EQ(text, "keep me");
 }
 
 // 9. A zero-byte file and a text file named .mp4.

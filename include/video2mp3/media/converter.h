@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -70,9 +71,13 @@ using ProgressCallback = std::function<void(double percent)>;
 /// when complete, so `output` either holds a whole, valid MP3 or is left untouched. Memory
 /// use is bounded by the codecs' own state, not by the input's size or length.
 ///
+/// A stop requested through `stop` ends the conversion within one read of the input, with
+/// MediaErrorKind::kCancelled and no output.
+///
 /// Throws MediaError (see MediaErrorKind); a thrown error leaves no output file.
 /// Safe to call from several threads at once with different inputs and outputs.
 void Convert(ByteSource& input, const std::filesystem::path& output, const ConvertOptions& options,
-             ConvertReport& report, const ProgressCallback& progress = {});
+             ConvertReport& report, const ProgressCallback& progress = {},
+             std::stop_token stop = {});
 
 }  // namespace video2mp3::media

@@ -5,8 +5,8 @@
 
 namespace video2mp3::media {
 
-/// Why an input cannot become an MP3. Every kind except kReadFailed and kWriteFailed is a
-/// property of the input itself: converting it again gives the same answer.
+/// Why an input did not become an MP3. Every kind except kReadFailed, kWriteFailed and
+/// kCancelled is a property of the input itself: converting it again gives the same answer.
 enum class MediaErrorKind {
     kEmptyFile,    ///< zero bytes
     kNotMedia,     ///< no demuxer recognises the bytes
@@ -15,6 +15,7 @@ enum class MediaErrorKind {
     kUndecodable,  ///< the decoder rejected every packet; the message carries its own words
     kReadFailed,   ///< the byte source failed (storage trouble, worth a retry)
     kWriteFailed,  ///< the output could not be written (disk full, permissions)
+    kCancelled,    ///< the caller asked the conversion to stop
 };
 
 /// The one error the converter throws. what() is a single line a person can read, without
@@ -28,7 +29,8 @@ class MediaError : public std::runtime_error {
 
     /// True when retrying the same input cannot help.
     bool Permanent() const {
-        return kind_ != MediaErrorKind::kReadFailed && kind_ != MediaErrorKind::kWriteFailed;
+        return kind_ != MediaErrorKind::kReadFailed && kind_ != MediaErrorKind::kWriteFailed &&
+               kind_ != MediaErrorKind::kCancelled;
     }
 
  private:
