@@ -10,5 +10,6 @@ inline constexpr int kExitNoInput = 66;
 inline constexpr int kExitSoftware = 70;
 inline constexpr int kExitCannotCreate = 73;
 inline constexpr int kExitIoError = 74;
+inline constexpr int kExitConfig = 78;
 
 }  // namespace video2mp3::cli

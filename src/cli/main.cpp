@@ -6,6 +6,7 @@
 
 #include "cli/convert_command.h"
 #include "cli/exit_codes.h"
+#include "cli/serve_command.h"
 
 namespace {
 
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
 
     int exit_code = video2mp3::cli::kExitOk;
     video2mp3::cli::AddConvertCommand(app, exit_code);
+    video2mp3::cli::AddServeCommand(app, exit_code);
+    video2mp3::cli::AddUserCommand(app, exit_code);
 
     try {
         app.parse(argc, argv);

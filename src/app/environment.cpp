@@ -1,0 +1,96 @@
+#include "app/environment.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace video2mp3::app {
+
+std::optional<std::string> EnvString(const std::string& name) {
+    if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
+        return std::string(value);
+    }
+    const char* file = std::getenv((name + "_FILE").c_str());
+    if (file == nullptr || *file == '\0') {
+        return std::nullopt;
+    }
+    std::ifstream stream(file);
+    if (!stream) {
+        throw ConfigError(name + "_FILE: cannot read " + file);
+    }
+    std::stringstream content;
+    content << stream.rdbuf();
+    std::string text = content.str();
+    if (!text.empty() && text.back() == '\n') {
+        text.pop_back();
+    }
+    return text;
+}
+
+std::int64_t EnvInteger(const std::string& name, std::int64_t fallback, std::int64_t min,
+                        std::int64_t max) {
+    const auto text = EnvString(name);
+    if (!text) {
+        return fallback;
+    }
+    try {
+        std::size_t used = 0;
+        const long long value = std::stoll(*text, &used);
+        if (used == text->size() && value >= min && value <= max) {
+            return value;
+        }
+    } catch (const std::exception&) {
+    }
+    throw ConfigError(name + ": expected a whole number from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got '" + *text + "'");
+}
+
+bool EnvBool(const std::string& name, bool fallback) {
+    auto text = EnvString(name);
+    if (!text) {
+        return fallback;
+    }
+    std::transform(text->begin(), text->end(), text->begin(), ::tolower);
+    if (*text == "on" || *text == "true" || *text == "1" || *text == "yes") {
+        return true;
+    }
+    if (*text == "off" || *text == "false" || *text == "0" || *text == "no") {
+        return false;
+    }
+    throw ConfigError(name + ": expected on or off, got '" + *text + "'");
+}
+
+std::pair<std::string, int> ParseListen(const std::string& text, const std::string& what) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        throw ConfigError(what + ": expected HOST:PORT, got '" + text + "'");
+    }
+    try {
+        std::size_t used = 0;
+        const std::string port_text = text.substr(colon + 1);
+        const int port = std::stoi(port_text, &used);
+        if (used == port_text.size() && port >= 0 && port <= 65535) {
+            return {text.substr(0, colon), port};
+        }
+    } catch (const std::exception&) {
+    }
+    throw ConfigError(what + ": the port in '" + text + "' must be 0 to 65535");
+}
+
+void ConfigureLogging(const std::string& default_level) {
+    const std::string level = EnvString("VIDEO2MP3_LOG_LEVEL").value_or(default_level);
+    const auto parsed = spdlog::level::from_str(level);
+    if (parsed == spdlog::level::off && level != "off") {
+        throw ConfigError("VIDEO2MP3_LOG_LEVEL: expected trace, debug, info, warn, error or off");
+    }
+    spdlog::set_level(parsed);
+    if (EnvString("VIDEO2MP3_LOG_FORMAT").value_or("text") == "json") {
+        spdlog::set_pattern(
+            R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":"%v"})");
+    }
+}
+
+}  // namespace video2mp3::app

@@ -1,0 +1,509 @@
+#include "gateway/gateway.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include <fmt/format.h>
+
+#include "video2mp3/domain/random_id.h"
+#include "video2mp3/ports/errors.h"
+#include "workers/job_message.h"
+
+namespace video2mp3::gateway {
+
+namespace {
+
+constexpr std::size_t kMaxFormFieldBytes = 64 * 1024;
+constexpr std::size_t kMaxMultipartOverhead = 1024 * 1024;
+constexpr int kDefaultPage = 20;
+constexpr int kMaxPage = 100;
+
+void Reply(httplib::Response& response, int status, const nlohmann::json& body) {
+    response.status = status;
+    response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                         "application/json");
+}
+
+void ReplyError(httplib::Response& response, int status, const std::string& reason) {
+    Reply(response, status, {{"error", reason}});
+}
+
+/// The client's file name as metadata: no folders, no control characters, at most 255
+/// bytes. Never used to name anything on disk.
+std::string CleanFilename(std::string name) {
+    const auto slash = name.find_last_of("/\\");
+    if (slash != std::string::npos) {
+        name.erase(0, slash + 1);
+    }
+    std::string clean;
+    for (char c : name) {
+        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) {
+            clean += c;
+        }
+    }
+    if (clean.size() > 255) {
+        clean.resize(255);
+    }
+    if (clean == "." || clean == "..") {
+        clean.clear();
+    }
+    return clean;
+}
+
+/// The low-cardinality route label for metrics.
+std::string RouteOf(const httplib::Request& request) {
+    const std::string& path = request.path;
+    for (const char* route :
+         {"/login", "/upload", "/jobs", "/download", "/healthz", "/readyz", "/metrics"}) {
+        if (path == route) {
+            return route;
+        }
+    }
+    if (path.rfind("/jobs/", 0) == 0) {
+        return "/jobs/{id}";
+    }
+    return "other";
+}
+
+std::optional<std::pair<std::string, std::string>> ParseBasicAuth(const std::string& header) {
+    constexpr std::string_view kPrefix = "Basic ";
+    if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
+        return std::nullopt;
+    }
+    const std::string encoded = header.substr(kPrefix.size());
+    std::string decoded(encoded.size(), '\0');
+    std::size_t length = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                          encoded.c_str(), encoded.size(), nullptr, &length, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        return std::nullopt;
+    }
+    decoded.resize(length);
+    const auto colon = decoded.find(':');
+    if (colon == std::string::npos) {
+        return std::nullopt;
+    }
+    return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
+}
+
+/// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` for a name with .mp3.
+std::string ContentDisposition(const std::string& original) {
+    std::filesystem::path name = original.empty() ? "audio" : original;
+    name.replace_extension(".mp3");
+    const std::string full = name.filename().string();
+
+    std::string ascii;
+    std::string encoded;
+    for (unsigned char c : full) {
+        ascii += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? static_cast<char>(c) : '_';
+        if (std::isalnum(c) || c == '.' || c == '-' || c == '_') {
+            encoded += static_cast<char>(c);
+        } else {
+            encoded += fmt::format("%{:02X}", c);
+        }
+    }
+    return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+int ParseInt(const std::string& text, int fallback) {
+    try {
+        std::size_t used = 0;
+        const int value = std::stoi(text, &used);
+        return used == text.size() ? value : fallback;
+    } catch (const std::exception&) {
+        return fallback;
+    }
+}
+
+}  // namespace
+
+Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, JobStore& jobs,
+                 JobQueue& queue, Metrics& metrics)
+    : config_(std::move(config)),
+      auth_(auth),
+      blobs_(blobs),
+      jobs_(jobs),
+      queue_(queue),
+      metrics_(metrics) {
+    while (!config_.public_url.empty() && config_.public_url.back() == '/') {
+        config_.public_url.pop_back();
+    }
+
+    // A body larger than the limit plus room for multipart headers is refused before it
+    // is read; the upload handler counts the file's own bytes exactly.
+    server_.set_payload_max_length(config_.max_upload_bytes + kMaxMultipartOverhead);
+    server_.set_read_timeout(std::chrono::seconds(30));
+    server_.set_write_timeout(std::chrono::seconds(30));
+    server_.set_keep_alive_timeout(5);
+
+    // Answered before the body is read: the seed's `curl -X POST -u EMAIL:PASSWORD .../login`
+    // sends neither a body nor a Content-Length, which httplib would otherwise refuse.
+    server_.set_pre_routing_handler([this](const auto& rq, auto& rs) {
+        if (rq.path == "/login" && rq.method == "POST") {
+            Login(rq, rs);
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_.Post("/upload",
+                 [this](const auto& rq, auto& rs, const auto& reader) { Upload(rq, rs, reader); });
+    server_.Get("/jobs", [this](const auto& rq, auto& rs) { ListJobs(rq, rs); });
+    server_.Get(R"(/jobs/([^/]+))", [this](const auto& rq, auto& rs) { GetJob(rq, rs); });
+    server_.Delete(R"(/jobs/([^/]+))", [this](const auto& rq, auto& rs) { DeleteJob(rq, rs); });
+    server_.Get("/download", [this](const auto& rq, auto& rs) { Download(rq, rs); });
+    server_.Get("/healthz", [](const auto&, auto& rs) { rs.set_content("ok\n", "text/plain"); });
+    server_.Get("/readyz", [this](const auto& rq, auto& rs) { Ready(rq, rs); });
+    server_.Get("/metrics", [this](const auto&, auto& rs) {
+        rs.set_content(metrics_.Render(), "text/plain; version=0.0.4");
+    });
+
+    server_.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+        if (response.body.empty()) {
+            const std::string reason = response.status == 404   ? "no such endpoint"
+                                       : response.status == 413 ? "the upload is too large"
+                                       : response.status == 416 ? "the range cannot be served"
+                                                                : "bad request";
+            ReplyError(response, response.status,
+                       reason + (response.status == 404 ? ": " + request.path : ""));
+        }
+    });
+    server_.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
+                                     std::exception_ptr failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const PortError& error) {
+            spdlog::error("gateway: {} {}: {}", request.method, request.path, error.what());
+            if (error.Transient()) {
+                ReplyError(response, 503, "storage is unavailable, please try again shortly");
+                return;
+            }
+        } catch (const std::exception& error) {
+            spdlog::error("gateway: {} {}: {}", request.method, request.path, error.what());
+        } catch (...) {
+            spdlog::error("gateway: {} {}: unknown exception", request.method, request.path);
+        }
+        ReplyError(response, 500, "internal error");
+    });
+    server_.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
+        metrics_.CountRequest(RouteOf(request), response.status);
+        spdlog::debug("gateway: {} {} -> {}", request.method, request.path, response.status);
+    });
+}
+
+int Gateway::Bind(const std::string& host, int port) {
+    const int bound =
+        port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
+    if (bound < 0) {
+        throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+    }
+    return bound;
+}
+
+void Gateway::SetPublicUrl(std::string url) {
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    config_.public_url = std::move(url);
+}
+
+void Gateway::Serve() { server_.listen_after_bind(); }
+
+void Gateway::Stop() { server_.stop(); }
+
+std::optional<Claims> Gateway::Authenticate(const httplib::Request& request,
+                                            httplib::Response& response) {
+    const std::string header = request.get_header_value("Authorization");
+    constexpr std::string_view kPrefix = "Bearer ";
+    if (header.size() > kPrefix.size() && header.compare(0, kPrefix.size(), kPrefix) == 0) {
+        if (auto claims = auth_.Validate(header.substr(kPrefix.size()))) {
+            return claims;
+        }
+        response.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        ReplyError(response, 401, "the token is invalid or expired; log in again");
+        return std::nullopt;
+    }
+    response.set_header("WWW-Authenticate", "Bearer");
+    ReplyError(response, 401, "missing bearer token: send 'Authorization: Bearer TOKEN'");
+    return std::nullopt;
+}
+
+std::optional<Job> Gateway::OwnedJob(const Claims& claims, const std::string& id,
+                                     httplib::Response& response) {
+    std::optional<Job> job;
+    if (IsWellFormedId(id)) {
+        job = jobs_.Get(id);
+    }
+    if (!job || (job->owner_id != claims.sub && !claims.admin)) {
+        ReplyError(response, 404, "no such job or file");
+        return std::nullopt;
+    }
+    return job;
+}
+
+void Gateway::Login(const httplib::Request& request, httplib::Response& response) {
+    const auto credentials = ParseBasicAuth(request.get_header_value("Authorization"));
+    if (!credentials) {
+        response.set_header("WWW-Authenticate", "Basic realm=\"video2mp3\"");
+        ReplyError(response, 401, "send your e-mail and password with HTTP Basic auth");
+        return;
+    }
+
+    const LoginResult result =
+        auth_.Login(credentials->first, credentials->second, request.remote_addr);
+    switch (result.outcome) {
+        case LoginResult::Outcome::kOk:
+            response.set_content(result.token, "text/plain");
+            return;
+        case LoginResult::Outcome::kThrottled:
+            response.set_header("Retry-After", std::to_string(result.retry_after.count()));
+            ReplyError(response, 429,
+                       "too many failed logins; try again in " +
+                           std::to_string(result.retry_after.count()) + " seconds");
+            return;
+        case LoginResult::Outcome::kBadCredentials:
+            response.set_header("WWW-Authenticate", "Basic realm=\"video2mp3\"");
+            ReplyError(response, 401, "wrong e-mail or password");
+            return;
+    }
+}
+
+void Gateway::Upload(const httplib::Request& request, httplib::Response& response,
+                     const httplib::ContentReader& reader) {
+    const auto claims = Authenticate(request, response);
+    if (!claims) {
+        return;
+    }
+
+    std::unique_ptr<BlobWriter> writer;
+    std::string filename;
+    int file_parts = 0;
+    bool in_file = false;
+    std::size_t field_bytes = 0;
+    int refusal_status = 0;
+    std::string refusal;
+    const auto refuse = [&](int status, std::string reason) {
+        refusal_status = status;
+        refusal = std::move(reason);
+        return false;
+    };
+    const auto receive = [&](const char* data, std::size_t length) {
+        if (writer->Size() + length > config_.max_upload_bytes) {
+            return refuse(413, "the upload is larger than the limit of " +
+                                   std::to_string(config_.max_upload_bytes) + " bytes");
+        }
+        writer->Write(std::span(reinterpret_cast<const std::byte*>(data), length));
+        return true;
+    };
+
+    bool complete = false;
+    if (request.is_multipart_form_data()) {
+        complete = reader(
+            [&](const httplib::MultipartFormData& part) {
+                in_file = !part.filename.empty();
+                if (!in_file) {
+                    return true;  // an ordinary form field: read and ignored
+                }
+                if (++file_parts > 1) {
+                    return refuse(400, "send exactly one file per upload");
+                }
+                filename = CleanFilename(part.filename);
+                writer = blobs_.Create(kVideoBucket, "", filename, part.content_type);
+                return true;
+            },
+            [&](const char* data, std::size_t length) {
+                if (in_file) {
+                    return receive(data, length);
+                }
+                field_bytes += length;
+                return field_bytes <= kMaxFormFieldBytes ||
+                       refuse(400, "a form field is too large");
+            });
+    } else {
+        filename = CleanFilename(request.get_header_value("X-Filename"));
+        writer = blobs_.Create(kVideoBucket, "", filename,
+                               request.get_header_value("Content-Type"));
+        file_parts = 1;
+        complete = reader(receive);
+    }
+
+    // An unfinished writer removes what it wrote when it goes out of scope.
+    if (!complete) {
+        if (refusal_status != 0) {
+            ReplyError(response, refusal_status, refusal);
+        } else if (response.status == 413) {
+            ReplyError(response, 413, "the upload is larger than the limit");
+        } else {
+            ReplyError(response, 400, "the upload body is malformed or was cut off");
+        }
+        return;
+    }
+    if (file_parts == 0 || !writer) {
+        ReplyError(response, 400, "no file in the upload: send one file as a form part");
+        return;
+    }
+    if (writer->Size() == 0) {
+        ReplyError(response, 400, "the file is empty");
+        return;
+    }
+
+    const BlobInfo video = writer->Commit();
+    metrics_.AddUploadBytes(video.size);
+
+    Job job;
+    job.id = RandomId();
+    job.owner_id = claims->sub;
+    job.owner_email = claims->username;
+    job.filename = filename;
+    job.video_fid = video.id;
+    job.video_bytes = video.size;
+    jobs_.Create(job);
+
+    workers::JobMessage message;
+    message.job_id = job.id;
+    message.video_fid = video.id;
+    message.username = claims->username;
+    try {
+        queue_.Publish(kVideoQueue, job.id, message.ToJson());
+    } catch (const std::exception& error) {
+        // Not queued means not accepted: take back everything this upload created.
+        spdlog::error("gateway: cannot queue job {}: {}", job.id, error.what());
+        jobs_.Remove(job.id);
+        blobs_.Remove(kVideoBucket, video.id);
+        ReplyError(response, 503, "the job queue is unavailable, please try again shortly");
+        return;
+    }
+
+    spdlog::info("gateway: job {} queued: {} bytes from {}", job.id, video.size, claims->sub);
+    Reply(response, 202, {{"job_id", job.id}, {"video_fid", video.id}, {"status", "queued"}});
+}
+
+nlohmann::json Gateway::JobJson(const Job& job) const {
+    nlohmann::json json = {
+        {"job_id", job.id},
+        {"status", ToString(job.status)},
+        {"progress", job.progress},
+        {"filename", job.filename},
+        {"video_fid", job.video_fid},
+        {"video_bytes", job.video_bytes},
+        {"created_at_ms", job.created_at_ms},
+        {"updated_at_ms", job.updated_at_ms},
+    };
+    if (job.status == JobStatus::kDone) {
+        json["mp3_fid"] = job.mp3_fid;
+        json["mp3_bytes"] = job.mp3_bytes;
+        json["duration_s"] = job.duration_s;
+        json["conversion_s"] = job.conversion_s;
+        json["download_url"] = config_.public_url + "/download?fid=" + job.mp3_fid;
+    }
+    if (job.status == JobStatus::kFailed) {
+        json["error"] = job.error;
+    }
+    if (job.notified) {
+        json["notified"] = job.notify_error.empty() ? "sent" : "failed: " + job.notify_error;
+    }
+    return json;
+}
+
+void Gateway::ListJobs(const httplib::Request& request, httplib::Response& response) {
+    const auto claims = Authenticate(request, response);
+    if (!claims) {
+        return;
+    }
+    const int limit = std::clamp(ParseInt(request.get_param_value("limit"), kDefaultPage), 1,
+                                 kMaxPage);
+    const int offset = std::max(ParseInt(request.get_param_value("offset"), 0), 0);
+    const bool everyone = claims->admin && request.get_param_value("all") == "true";
+
+    nlohmann::json jobs = nlohmann::json::array();
+    for (const Job& job : jobs_.List(everyone ? "" : claims->sub, limit, offset)) {
+        jobs.push_back(JobJson(job));
+    }
+    Reply(response, 200, {{"jobs", jobs}, {"limit", limit}, {"offset", offset}});
+}
+
+void Gateway::GetJob(const httplib::Request& request, httplib::Response& response) {
+    const auto claims = Authenticate(request, response);
+    if (!claims) {
+        return;
+    }
+    if (const auto job = OwnedJob(*claims, request.matches[1], response)) {
+        Reply(response, 200, JobJson(*job));
+    }
+}
+
+void Gateway::DeleteJob(const httplib::Request& request, httplib::Response& response) {
+    const auto claims = Authenticate(request, response);
+    if (!claims) {
+        return;
+    }
+    const auto job = OwnedJob(*claims, request.matches[1], response);
+    if (!job) {
+        return;
+    }
+    jobs_.Remove(job->id);
+    blobs_.Remove(kVideoBucket, job->video_fid);
+    if (!job->mp3_fid.empty()) {
+        blobs_.Remove(kMp3Bucket, job->mp3_fid);
+    }
+    spdlog::info("gateway: job {} deleted", job->id);
+    response.status = 204;
+}
+
+void Gateway::Download(const httplib::Request& request, httplib::Response& response) {
+    const auto claims = Authenticate(request, response);
+    if (!claims) {
+        return;
+    }
+    const std::string fid = request.get_param_value("fid");
+    if (fid.empty()) {
+        ReplyError(response, 400, "say which file: /download?fid=MP3_FID");
+        return;
+    }
+
+    // An MP3's file id is its job's id, so ownership is the job's.
+    const auto job = OwnedJob(*claims, fid, response);
+    if (!job) {
+        return;
+    }
+    if (job->status != JobStatus::kDone) {
+        Reply(response, 409,
+              {{"error", job->status == JobStatus::kFailed
+                             ? "the conversion failed: " + job->error
+                             : "the MP3 is not ready yet"},
+               {"status", ToString(job->status)}});
+        return;
+    }
+    const auto info = blobs_.Stat(kMp3Bucket, job->mp3_fid);
+    std::shared_ptr<media::ByteSource> source = blobs_.Open(kMp3Bucket, job->mp3_fid);
+    if (!info || !source) {
+        ReplyError(response, 404, "no such job or file");
+        return;
+    }
+
+    response.set_header("Content-Disposition", ContentDisposition(job->filename));
+    response.set_header("Accept-Ranges", "bytes");
+    response.set_content_provider(
+        info->size, "audio/mpeg",
+        [source](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+            std::array<std::byte, 64 * 1024> buffer{};
+            source->Seek(offset);
+            const std::size_t got =
+                source->Read(std::span(buffer.data(), std::min(length, buffer.size())));
+            return got > 0 && sink.write(reinterpret_cast<const char*>(buffer.data()), got);
+        });
+}
+
+void Gateway::Ready(const httplib::Request&, httplib::Response& response) {
+    const bool blobs = blobs_.Ready();
+    const bool jobs = jobs_.Ready();
+    const bool queue = queue_.Ready();
+    Reply(response, blobs && jobs && queue ? 200 : 503,
+          {{"blob_store", blobs}, {"job_store", jobs}, {"queue", queue}});
+}
+
+}  // namespace video2mp3::gateway
