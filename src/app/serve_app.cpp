@@ -4,11 +4,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
-
+#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -35,7 +35,7 @@ namespace {
 
 /// One `serve` per data folder: a second one would hand out the same queued messages.
 class DataDirLock {
-public:
+ public:
     explicit DataDirLock(const std::filesystem::path& dir) {
         const auto path = dir / "serve.lock";
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -48,13 +48,13 @@ public:
     DataDirLock(const DataDirLock&) = delete;
     DataDirLock& operator=(const DataDirLock&) = delete;
 
-private:
+ private:
     int fd_ = -1;
 };
 
 /// Blocks SIGINT and SIGTERM in every thread started after it, and waits for one.
 class ShutdownSignal {
-public:
+ public:
     ShutdownSignal() {
         sigemptyset(&set_);
         sigaddset(&set_, SIGINT);
@@ -67,7 +67,7 @@ public:
         return signal;
     }
 
-private:
+ private:
     sigset_t set_{};
 };
 
@@ -135,9 +135,10 @@ int RunServe(const ServeConfig& config) {
         std::filesystem::remove(leftover.path());
     }
     if (released > 0 || swept > 0) {
-        spdlog::warn("serve: recovered from an unclean stop: {} messages given back, {} "
-                     "incomplete uploads removed",
-                     released, swept);
+        spdlog::warn(
+            "serve: recovered from an unclean stop: {} messages given back, {} "
+            "incomplete uploads removed",
+            released, swept);
     }
 
     std::unique_ptr<Mailer> mailer;
@@ -190,9 +191,8 @@ int RunServe(const ServeConfig& config) {
         converters.back()->on_conversion = [&metrics](double seconds, bool ok) {
             metrics.ObserveConversion(seconds, ok);
         };
-        threads.emplace_back([worker = converters.back().get()](std::stop_token stop) {
-            worker->Run(stop);
-        });
+        threads.emplace_back(
+            [worker = converters.back().get()](std::stop_token stop) { worker->Run(stop); });
     }
 
     workers::NotifierConfig notifier_config;
@@ -201,14 +201,22 @@ int RunServe(const ServeConfig& config) {
     workers::NotifierWorker notifier(notifier_config, queue, jobs, *mailer);
     threads.emplace_back([&notifier](std::stop_token stop) { notifier.Run(stop); });
 
-    std::jthread http([&gateway] { gateway.Serve(); });
-    spdlog::info("serve: {} converter workers, data in {}", worker_count,
-                 config.data_dir.string());
+    std::atomic<bool> serving_ended{false};
+    std::jthread http([&gateway, &serving_ended] {
+        gateway.Serve();
+        serving_ended = true;
+    });
+    spdlog::info("serve: {} converter workers, data in {}", worker_count, config.data_dir.string());
     std::cout << "video2mp3 serve: listening on " << url << std::endl;
 
     const int signal = shutdown.Wait();
     spdlog::info("serve: {} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    gateway.Stop();
+    // A stop that comes before the server thread is listening would be lost: repeat it
+    // until the thread has returned.
+    while (!serving_ended) {
+        gateway.Stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     http.join();
     for (auto& thread : threads) {
         thread.request_stop();

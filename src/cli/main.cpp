@@ -1,3 +1,4 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +12,8 @@
 namespace {
 
 void ConfigureLogging() {
+    // Logs go to stderr: stdout carries results (reports, tokens, the listening address).
+    spdlog::set_default_logger(spdlog::stderr_color_mt("video2mp3"));
     const char* level = std::getenv("VIDEO2MP3_LOG_LEVEL");
     spdlog::set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::warn);
 }

@@ -29,16 +29,17 @@ int RunServeCommand(const ServeArguments& arguments, const CLI::App& command) {
         app::ConfigureLogging();
         app::ServeConfig config;
         config.data_dir = arguments.data_dir;
-        const std::string listen = command.count("--listen") > 0
-                                       ? arguments.listen
-                                       : app::EnvString("VIDEO2MP3_LISTEN").value_or(arguments.listen);
-        std::tie(config.host, config.port) =
-            app::ParseListen(listen, command.count("--listen") > 0 ? "--listen" : "VIDEO2MP3_LISTEN");
+        const std::string listen =
+            command.count("--listen") > 0
+                ? arguments.listen
+                : app::EnvString("VIDEO2MP3_LISTEN").value_or(arguments.listen);
+        std::tie(config.host, config.port) = app::ParseListen(
+            listen, command.count("--listen") > 0 ? "--listen" : "VIDEO2MP3_LISTEN");
         config.workers = command.count("--workers") > 0
                              ? arguments.workers
                              : static_cast<int>(app::EnvInteger("VIDEO2MP3_WORKERS", 0, 0, 256));
-        config.max_upload_bytes = static_cast<std::uint64_t>(app::EnvInteger(
-            "VIDEO2MP3_MAX_UPLOAD_BYTES", 2LL << 30, 1, std::int64_t{1} << 50));
+        config.max_upload_bytes = static_cast<std::uint64_t>(
+            app::EnvInteger("VIDEO2MP3_MAX_UPLOAD_BYTES", 2LL << 30, 1, std::int64_t{1} << 50));
         config.public_url = app::EnvString("VIDEO2MP3_PUBLIC_URL").value_or("");
         config.jwt_secret = app::EnvString("VIDEO2MP3_JWT_SECRET").value_or("");
         config.smtp_url = app::EnvString("VIDEO2MP3_SMTP_URL").value_or("");
@@ -93,12 +94,12 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                         "Folder for the database, files and mail (default ./video2mp3-data)");
     command->add_option("--listen", arguments->listen,
                         "Address for the HTTP API (default 127.0.0.1:8080; env VIDEO2MP3_LISTEN)");
-    command->add_option("--workers", arguments->workers,
-                        "Converter threads (default one per core; env VIDEO2MP3_WORKERS)")
+    command
+        ->add_option("--workers", arguments->workers,
+                     "Converter threads (default one per core; env VIDEO2MP3_WORKERS)")
         ->check(CLI::Range(1, 256));
-    command->callback([arguments, command, &exit_code] {
-        exit_code = RunServeCommand(*arguments, *command);
-    });
+    command->callback(
+        [arguments, command, &exit_code] { exit_code = RunServeCommand(*arguments, *command); });
 }
 
 void AddUserCommand(CLI::App& app, int& exit_code) {

@@ -1,5 +1,6 @@
 #include "gateway/gateway.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -7,8 +8,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
-
-#include <fmt/format.h>
 
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/ports/errors.h"
@@ -211,9 +210,13 @@ void Gateway::SetPublicUrl(std::string url) {
     config_.public_url = std::move(url);
 }
 
-void Gateway::Serve() { server_.listen_after_bind(); }
+void Gateway::Serve() {
+    server_.listen_after_bind();
+}
 
-void Gateway::Stop() { server_.stop(); }
+void Gateway::Stop() {
+    server_.stop();
+}
 
 std::optional<Claims> Gateway::Authenticate(const httplib::Request& request,
                                             httplib::Response& response) {
@@ -325,8 +328,8 @@ void Gateway::Upload(const httplib::Request& request, httplib::Response& respons
             });
     } else {
         filename = CleanFilename(request.get_header_value("X-Filename"));
-        writer = blobs_.Create(kVideoBucket, "", filename,
-                               request.get_header_value("Content-Type"));
+        writer =
+            blobs_.Create(kVideoBucket, "", filename, request.get_header_value("Content-Type"));
         file_parts = 1;
         complete = reader(receive);
     }
@@ -414,8 +417,8 @@ void Gateway::ListJobs(const httplib::Request& request, httplib::Response& respo
     if (!claims) {
         return;
     }
-    const int limit = std::clamp(ParseInt(request.get_param_value("limit"), kDefaultPage), 1,
-                                 kMaxPage);
+    const int limit =
+        std::clamp(ParseInt(request.get_param_value("limit"), kDefaultPage), 1, kMaxPage);
     const int offset = std::max(ParseInt(request.get_param_value("offset"), 0), 0);
     const bool everyone = claims->admin && request.get_param_value("all") == "true";
 
@@ -472,9 +475,8 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
     }
     if (job->status != JobStatus::kDone) {
         Reply(response, 409,
-              {{"error", job->status == JobStatus::kFailed
-                             ? "the conversion failed: " + job->error
-                             : "the MP3 is not ready yet"},
+              {{"error", job->status == JobStatus::kFailed ? "the conversion failed: " + job->error
+                                                           : "the MP3 is not ready yet"},
                {"status", ToString(job->status)}});
         return;
     }

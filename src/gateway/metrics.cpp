@@ -41,7 +41,8 @@ std::string Metrics::Render() {
                             conversions_ok_ + conversions_failed_);
         text += "# HELP video2mp3_conversions_total Conversions by outcome.\n";
         text += "# TYPE video2mp3_conversions_total counter\n";
-        text += fmt::format("video2mp3_conversions_total{{outcome=\"done\"}} {}\n", conversions_ok_);
+        text +=
+            fmt::format("video2mp3_conversions_total{{outcome=\"done\"}} {}\n", conversions_ok_);
         text += fmt::format("video2mp3_conversions_total{{outcome=\"failed\"}} {}\n",
                             conversions_failed_);
         gauges = gauges_;

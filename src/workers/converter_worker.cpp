@@ -84,6 +84,13 @@ void ConverterWorker::Handle(const Delivery& delivery, std::stop_token stop) {
         queue_.Ack(delivery);
         return;
     }
+    if (delivery.attempt > config_.max_attempts) {
+        // Delivered again and again without ever being acked or retried: the conversion
+        // keeps killing its worker. Stop the loop here.
+        FailJob(*job, "the conversion failed repeatedly and was stopped", 0);
+        queue_.DeadLetter(delivery, "delivered " + std::to_string(delivery.attempt) + " times");
+        return;
+    }
     if (!jobs_.Claim(job->id)) {
         queue_.Ack(delivery);
         return;
@@ -135,9 +142,10 @@ void ConverterWorker::Handle(const Delivery& delivery, std::stop_token stop) {
             }
         }
         queue_.Ack(delivery);
-        spdlog::info("converter: job {} done: {} bytes of video -> {} bytes of MP3, {:.1f} s of "
-                     "audio in {:.2f} s",
-                     job->id, job->video_bytes, mp3.size, report.output_duration_s, seconds);
+        spdlog::info(
+            "converter: job {} done: {} bytes of video -> {} bytes of MP3, {:.1f} s of "
+            "audio in {:.2f} s",
+            job->id, job->video_bytes, mp3.size, report.output_duration_s, seconds);
         if (on_conversion) {
             on_conversion(seconds, true);
         }
@@ -166,8 +174,7 @@ void ConverterWorker::Handle(const Delivery& delivery, std::stop_token stop) {
 void ConverterWorker::RetryOrGiveUp(const Delivery& delivery, const Job& job,
                                     const std::string& what, double seconds) {
     if (delivery.attempt >= config_.max_attempts) {
-        FailJob(job,
-                "gave up after " + std::to_string(delivery.attempt) + " attempts: " + what,
+        FailJob(job, "gave up after " + std::to_string(delivery.attempt) + " attempts: " + what,
                 seconds);
         queue_.DeadLetter(delivery, what);
         return;

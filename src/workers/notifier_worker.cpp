@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
 #include <thread>
 
 #include "video2mp3/ports/errors.h"
@@ -41,9 +42,8 @@ Mail NotifierWorker::Compose(const Job& job) const {
     if (job.status == JobStatus::kDone) {
         const std::string link = config_.public_url + "/download?fid=" + job.mp3_fid;
         mail.subject = "Your MP3 is ready: " + name;
-        mail.body = "Hello,\n\nthe MP3 of " + name + " is ready.\n\n" +
-                    "Job id:   " + job.id + "\n" + "MP3 file id: " + job.mp3_fid + "\n" +
-                    "Download: " + link + "\n\n" +
+        mail.body = "Hello,\n\nthe MP3 of " + name + " is ready.\n\n" + "Job id:   " + job.id +
+                    "\n" + "MP3 file id: " + job.mp3_fid + "\n" + "Download: " + link + "\n\n" +
                     "From a terminal, with the token that `POST /login` gives you:\n\n" +
                     "  curl --output song.mp3 -H 'Authorization: Bearer TOKEN' '" + link +
                     "'\n\n-- video2mp3\n";
@@ -74,6 +74,12 @@ void NotifierWorker::Handle(const Delivery& delivery) {
         return;
     }
 
+    if (delivery.attempt > config_.max_attempts) {
+        jobs_.MarkNotified(job->id, "gave up after repeated failures");
+        queue_.DeadLetter(delivery, "delivered " + std::to_string(delivery.attempt) + " times");
+        return;
+    }
+
     try {
         mailer_.Send(Compose(*job));
         jobs_.MarkNotified(job->id, "");
@@ -94,6 +100,11 @@ void NotifierWorker::Handle(const Delivery& delivery) {
         spdlog::warn("notifier: job {} e-mail attempt {} failed ({}), retrying in {} ms", job->id,
                      delivery.attempt, error.what(), delay.count());
         queue_.Retry(delivery, delay);
+    } catch (const std::invalid_argument& error) {
+        // The address cannot be used in a mail header at all: no retry can help.
+        spdlog::error("notifier: job {} cannot be e-mailed: {}", job->id, error.what());
+        jobs_.MarkNotified(job->id, error.what());
+        queue_.Ack(delivery);
     }
 }
 
