@@ -9,7 +9,7 @@ namespace video2mp3::app {
 
 /// A setting is missing or malformed; the message names the variable or flag.
 class ConfigError : public std::runtime_error {
-public:
+ public:
     using std::runtime_error::runtime_error;
 };
 

@@ -11,11 +11,11 @@ struct ServeConfig {
     std::filesystem::path data_dir = "video2mp3-data";
     std::string host = "127.0.0.1";
     int port = 8080;
-    int workers = 0;                        ///< converter threads; 0 = one per core
+    int workers = 0;  ///< converter threads; 0 = one per core
     std::uint64_t max_upload_bytes = 2ULL << 30;
-    std::string public_url;                 ///< empty: http://HOST:PORT
-    std::string jwt_secret;                 ///< empty: <data>/jwt-secret, made on first start
-    std::string smtp_url;                   ///< empty: e-mail goes to <data>/mail (Maildir)
+    std::string public_url;  ///< empty: http://HOST:PORT
+    std::string jwt_secret;  ///< empty: <data>/jwt-secret, made on first start
+    std::string smtp_url;    ///< empty: e-mail goes to <data>/mail (Maildir)
     std::string smtp_username;
     std::string smtp_password;
     bool smtp_tls = true;

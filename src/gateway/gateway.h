@@ -2,9 +2,8 @@
 
 #include <httplib.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -29,7 +28,7 @@ struct GatewayConfig {
 /// Uploads are streamed into the blob store as they arrive (memory does not grow with the
 /// upload), and a job is accepted (202) only once its message is safely on the queue.
 class Gateway {
-public:
+ public:
     Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, JobStore& jobs,
             JobQueue& queue, Metrics& metrics);
 
@@ -46,7 +45,7 @@ public:
     /// Stops taking connections; thread-safe, may be called from any thread.
     void Stop();
 
-private:
+ private:
     void Login(const httplib::Request& request, httplib::Response& response);
     void Upload(const httplib::Request& request, httplib::Response& response,
                 const httplib::ContentReader& reader);

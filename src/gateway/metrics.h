@@ -11,7 +11,7 @@ namespace video2mp3::gateway {
 
 /// Counters for `GET /metrics`, in Prometheus' text format. Thread-safe.
 class Metrics {
-public:
+ public:
     void CountRequest(const std::string& route, int status);
     void AddUploadBytes(std::uint64_t bytes) { upload_bytes_ += bytes; }
     void ObserveConversion(double seconds, bool succeeded);
@@ -22,7 +22,7 @@ public:
 
     std::string Render();
 
-private:
+ private:
     std::mutex mutex_;
     std::map<std::pair<std::string, int>, std::uint64_t> requests_;
     std::atomic<std::uint64_t> upload_bytes_{0};

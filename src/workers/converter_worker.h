@@ -28,7 +28,7 @@ struct ConverterConfig {
 ///
 /// One instance per worker thread; instances share the ports, which are thread-safe.
 class ConverterWorker {
-public:
+ public:
     ConverterWorker(ConverterConfig config, JobQueue& queue, JobStore& jobs, BlobStore& blobs);
 
     /// Handles messages until `stop` is requested. A conversion in progress when the stop
@@ -41,7 +41,7 @@ public:
     /// Called after each finished conversion with its duration in seconds (for metrics).
     std::function<void(double seconds, bool succeeded)> on_conversion;
 
-private:
+ private:
     void Announce(const Job& job);
     void FailJob(const Job& job, const std::string& reason, double seconds);
     void RetryOrGiveUp(const Delivery& delivery, const Job& job, const std::string& what,

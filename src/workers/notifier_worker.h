@@ -24,7 +24,7 @@ struct NotifierConfig {
 /// duplicate that slips through (a crash between the server's 250 and the record) can be
 /// recognised by mail clients.
 class NotifierWorker {
-public:
+ public:
     NotifierWorker(NotifierConfig config, JobQueue& queue, JobStore& jobs, Mailer& mailer);
 
     void Run(std::stop_token stop);
@@ -33,7 +33,7 @@ public:
     /// The e-mail for a finished job (exposed for tests).
     Mail Compose(const Job& job) const;
 
-private:
+ private:
     NotifierConfig config_;
     JobQueue& queue_;
     JobStore& jobs_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <csignal>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -56,6 +57,8 @@ std::vector<std::string> MailsMentioning(const std::filesystem::path& data_dir,
 class ServeTest : public ::testing::Test {
  protected:
     static void SetUpTestSuite() {
+        // A server that answers 413 and hangs up mid-upload must not kill the test client.
+        std::signal(SIGPIPE, SIG_IGN);
         samples_ = new testing::TempDir();
         testing::Ffmpeg({"-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-f", "lavfi", "-i",
                          "testsrc=size=160x120:rate=10:duration=4", "-c:v", "libx264", "-c:a",
