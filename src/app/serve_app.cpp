@@ -112,6 +112,8 @@ std::string LoadOrCreateSecret(const std::filesystem::path& data_dir, const std:
 }
 
 int RunServe(const ServeConfig& config) {
+    // A client that hangs up mid-response must cost its connection, not the process.
+    ::signal(SIGPIPE, SIG_IGN);
     ShutdownSignal shutdown;
     std::filesystem::create_directories(config.data_dir);
     DataDirLock lock(config.data_dir);
