@@ -87,7 +87,11 @@ void ConfigureLogging(const std::string& default_level) {
         throw ConfigError("VIDEO2MP3_LOG_LEVEL: expected trace, debug, info, warn, error or off");
     }
     spdlog::set_level(parsed);
-    if (EnvString("VIDEO2MP3_LOG_FORMAT").value_or("text") == "json") {
+    const std::string format = EnvString("VIDEO2MP3_LOG_FORMAT").value_or("text");
+    if (format != "text" && format != "json") {
+        throw ConfigError("VIDEO2MP3_LOG_FORMAT: expected text or json, got '" + format + "'");
+    }
+    if (format == "json") {
         spdlog::set_pattern(
             R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":"%v"})");
     }

@@ -152,7 +152,11 @@ int RunServe(const ServeConfig& config) {
         smtp.username = config.smtp_username;
         smtp.password = config.smtp_password;
         smtp.require_tls = config.smtp_tls;
-        mailer = std::make_unique<adapters::SmtpMailer>(smtp);
+        try {
+            mailer = std::make_unique<adapters::SmtpMailer>(smtp);
+        } catch (const std::invalid_argument& error) {
+            throw ConfigError(std::string("VIDEO2MP3_SMTP_URL: ") + error.what());
+        }
     }
 
     // The first login of an unknown user would otherwise also pay for making the dummy hash.
@@ -176,7 +180,12 @@ int RunServe(const ServeConfig& config) {
     gateway_config.max_upload_bytes = config.max_upload_bytes;
     gateway_config.public_url = config.public_url;
     gateway::Gateway gateway(gateway_config, auth, blobs, jobs, queue, metrics);
-    const int port = gateway.Bind(config.host, config.port);
+    int port = 0;
+    try {
+        port = gateway.Bind(config.host, config.port);
+    } catch (const std::runtime_error& error) {
+        throw ConfigError(std::string("--listen / VIDEO2MP3_LISTEN: ") + error.what());
+    }
     const std::string url = "http://" + config.host + ":" + std::to_string(port);
     gateway.SetPublicUrl(config.public_url.empty() ? url : config.public_url);
 

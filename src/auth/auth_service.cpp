@@ -58,7 +58,18 @@ LoginResult AuthService::Login(const std::string& email, const std::string& pass
 }
 
 std::optional<Claims> AuthService::Validate(const std::string& token) {
-    return tokens_.Verify(token);
+    std::optional<Claims> claims = tokens_.Verify(token);
+    if (!claims) {
+        return std::nullopt;
+    }
+    // A removed user's tokens stop working at once, and the admin flag is the account's
+    // current one, not the one at login.
+    const std::optional<User> user = users_.FindById(claims->sub);
+    if (!user) {
+        return std::nullopt;
+    }
+    claims->admin = user->admin;
+    return claims;
 }
 
 }  // namespace video2mp3::auth

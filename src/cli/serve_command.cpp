@@ -41,6 +41,12 @@ int RunServeCommand(const ServeArguments& arguments, const CLI::App& command) {
         config.max_upload_bytes = static_cast<std::uint64_t>(
             app::EnvInteger("VIDEO2MP3_MAX_UPLOAD_BYTES", 2LL << 30, 1, std::int64_t{1} << 50));
         config.public_url = app::EnvString("VIDEO2MP3_PUBLIC_URL").value_or("");
+        if (!config.public_url.empty() && config.public_url.rfind("http://", 0) != 0 &&
+            config.public_url.rfind("https://", 0) != 0) {
+            throw app::ConfigError(
+                "VIDEO2MP3_PUBLIC_URL: expected an http:// or https:// URL, got '" +
+                config.public_url + "'");
+        }
         config.jwt_secret = app::EnvString("VIDEO2MP3_JWT_SECRET").value_or("");
         config.smtp_url = app::EnvString("VIDEO2MP3_SMTP_URL").value_or("");
         config.smtp_username = app::EnvString("VIDEO2MP3_SMTP_USER").value_or("");
@@ -110,8 +116,16 @@ void AddUserCommand(CLI::App& app, int& exit_code) {
     user->require_subcommand(1);
     user->add_option("--data-dir", *data_dir, "The data folder of `serve`")->capture_default_str();
 
-    const auto with_store = [data_dir, &exit_code](const std::function<int(UserStore&)>& action) {
+    const auto with_store = [data_dir, &exit_code](const std::function<int(UserStore&)>& action,
+                                                   bool create = false) {
         try {
+            const auto database_path = std::filesystem::path(*data_dir) / "video2mp3.db";
+            if (!create && !std::filesystem::exists(database_path)) {
+                std::cerr << "video2mp3 user: " << *data_dir
+                          << " holds no video2mp3 data (wrong --data-dir?)\n";
+                exit_code = kExitUsage;
+                return;
+            }
             std::filesystem::create_directories(*data_dir);
             adapters::SqliteDatabase database(std::filesystem::path(*data_dir) / "video2mp3.db");
             adapters::SqliteUserStore users(database);
@@ -127,22 +141,24 @@ void AddUserCommand(CLI::App& app, int& exit_code) {
     add->add_option("EMAIL", *email, "The user's e-mail, used to log in")->required();
     add->add_flag("--admin", *admin, "May read every user's jobs");
     add->callback([=] {
-        with_store([&](UserStore& users) {
-            if (email->find('@') == std::string::npos) {
-                std::cerr << "video2mp3 user: '" << *email << "' is not an e-mail address\n";
-                return kExitUsage;
-            }
-            const std::string password = ReadPassword("Password for " + *email + ": ");
-            if (!CheckPassword(password)) {
-                return kExitUsage;
-            }
-            if (!users.Add(*email, auth::PasswordHasher::Hash(password), *admin)) {
-                std::cerr << "video2mp3 user: " << *email << " already exists\n";
-                return kExitUsage;
-            }
-            std::cout << "added " << *email << (*admin ? " (admin)" : "") << "\n";
-            return kExitOk;
-        });
+        with_store(
+            [&](UserStore& users) {
+                if (email->find('@') == std::string::npos) {
+                    std::cerr << "video2mp3 user: '" << *email << "' is not an e-mail address\n";
+                    return kExitUsage;
+                }
+                const std::string password = ReadPassword("Password for " + *email + ": ");
+                if (!CheckPassword(password)) {
+                    return kExitUsage;
+                }
+                if (!users.Add(*email, auth::PasswordHasher::Hash(password), *admin)) {
+                    std::cerr << "video2mp3 user: " << *email << " already exists\n";
+                    return kExitUsage;
+                }
+                std::cout << "added " << *email << (*admin ? " (admin)" : "") << "\n";
+                return kExitOk;
+            },
+            true);
     });
 
     CLI::App* list = user->add_subcommand("list", "List users");

@@ -4,7 +4,11 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -21,6 +25,7 @@ constexpr std::size_t kMaxFormFieldBytes = 64 * 1024;
 constexpr std::size_t kMaxMultipartOverhead = 1024 * 1024;
 constexpr int kDefaultPage = 20;
 constexpr int kMaxPage = 100;
+constexpr std::size_t kHttpThreads = 64;
 
 void Reply(httplib::Response& response, int status, const nlohmann::json& body) {
     response.status = status;
@@ -46,7 +51,15 @@ std::string CleanFilename(std::string name) {
         }
     }
     if (clean.size() > 255) {
-        clean.resize(255);
+        // Keep the extension; cut the rest at a UTF-8 character boundary.
+        const auto dot = clean.rfind('.');
+        const std::string extension =
+            dot != std::string::npos && clean.size() - dot <= 16 ? clean.substr(dot) : "";
+        std::size_t cut = 255 - extension.size();
+        while (cut > 0 && (static_cast<unsigned char>(clean[cut]) & 0xC0) == 0x80) {
+            --cut;
+        }
+        clean = clean.substr(0, cut) + extension;
     }
     if (clean == "." || clean == "..") {
         clean.clear();
@@ -136,9 +149,18 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
     // A body larger than the limit plus room for multipart headers is refused before it
     // is read; the upload handler counts the file's own bytes exactly.
     server_.set_payload_max_length(config_.max_upload_bytes + kMaxMultipartOverhead);
-    server_.set_read_timeout(std::chrono::seconds(30));
+    server_.set_read_timeout(std::chrono::seconds(15));
     server_.set_write_timeout(std::chrono::seconds(30));
     server_.set_keep_alive_timeout(5);
+    // httplib's default pool has 8 threads, so 8 idle or slow connections would stall
+    // everyone; uploads and downloads hold a thread for their whole transfer.
+    server_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which lets a second
+    // server bind the same port and silently share its connections.
+    server_.set_socket_options([](socket_t socket) {
+        const int yes = 1;
+        ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
 
     // Answered before the body is read: the seed's `curl -X POST -u EMAIL:PASSWORD .../login`
     // sends neither a body nor a Content-Length, which httplib would otherwise refuse.
@@ -198,7 +220,8 @@ int Gateway::Bind(const std::string& host, int port) {
     const int bound =
         port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
     if (bound < 0) {
-        throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+        throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                                 std::strerror(errno));
     }
     return bound;
 }
@@ -221,8 +244,12 @@ void Gateway::Stop() {
 std::optional<Claims> Gateway::Authenticate(const httplib::Request& request,
                                             httplib::Response& response) {
     const std::string header = request.get_header_value("Authorization");
-    constexpr std::string_view kPrefix = "Bearer ";
-    if (header.size() > kPrefix.size() && header.compare(0, kPrefix.size(), kPrefix) == 0) {
+    constexpr std::string_view kPrefix = "bearer ";
+    const bool bearer =
+        header.size() > kPrefix.size() &&
+        std::equal(kPrefix.begin(), kPrefix.end(), header.begin(),
+                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    if (bearer) {
         if (auto claims = auth_.Validate(header.substr(kPrefix.size()))) {
             return claims;
         }
@@ -279,6 +306,13 @@ void Gateway::Upload(const httplib::Request& request, httplib::Response& respons
                      const httplib::ContentReader& reader) {
     const auto claims = Authenticate(request, response);
     if (!claims) {
+        return;
+    }
+
+    const bool chunked =
+        request.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    if (!request.has_header("Content-Length") && !chunked) {
+        ReplyError(response, 411, "send the file with a Content-Length or chunked encoding");
         return;
     }
 
@@ -485,6 +519,19 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
     if (!info || !source) {
         ReplyError(response, 404, "no such job or file");
         return;
+    }
+
+    // httplib answers an unsatisfiable range with 206 and a nonsense length: refuse it here.
+    for (const auto& [first, last] : request.ranges) {
+        const auto size = static_cast<ssize_t>(info->size);
+        const bool suffix = first < 0;
+        if ((suffix && last <= 0) || (!suffix && first >= size) ||
+            (!suffix && last >= 0 && last < first)) {
+            response.set_header("Content-Range", "bytes */" + std::to_string(info->size));
+            ReplyError(response, 416,
+                       "the range is outside the file's " + std::to_string(info->size) + " bytes");
+            return;
+        }
     }
 
     response.set_header("Content-Disposition", ContentDisposition(job->filename));

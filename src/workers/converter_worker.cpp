@@ -154,7 +154,7 @@ void ConverterWorker::Handle(const Delivery& delivery, std::stop_token stop) {
         std::filesystem::remove(scratch, ignored);
         if (error.Kind() == media::MediaErrorKind::kCancelled) {
             spdlog::info("converter: job {} given back on shutdown", job->id);
-            queue_.Retry(delivery, std::chrono::milliseconds(0));
+            queue_.Release(delivery);
             return;
         }
         if (error.Permanent()) {

@@ -52,8 +52,8 @@ Mail NotifierWorker::Compose(const Job& job) const {
         mail.body = "Hello,\n\nwe could not turn " + name + " into an MP3.\n\n" +
                     "Reason: " + (job.error.empty() ? "unknown" : job.error) + "\n" +
                     "Job id: " + job.id + "\n\n" +
-                    "Nothing needs to be done on our side; if the file plays on your "
-                    "computer, please send it again or try another copy of it.\n\n"
+                    "If the file plays with sound on your computer, please send it again "
+                    "or try another copy of it.\n\n"
                     "-- video2mp3\n";
     }
     return mail;

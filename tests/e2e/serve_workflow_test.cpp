@@ -1,8 +1,11 @@
 // `video2mp3 serve` over real HTTP: the seed's curl workflow, every status code, ownership,
 // tokens, login throttling, failed conversions and their e-mails.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include <csignal>
 #include <fstream>
@@ -176,6 +179,15 @@ TEST_F(ServeTest, DownloadHonoursRangesAndNamesTheFile) {
     EXPECT_NE(head.out.find("filename=\"M__ holiday.mp3\"; filename*=UTF-8''M%C3%A9%20holiday.mp3"),
               std::string::npos)
         << head.out;
+
+    for (const char* range : {"bytes=999999999-", "bytes=-0"}) {
+        auto headers = api_->Bearer(token);
+        headers.emplace("Range", range);
+        auto outside = api_->Raw().Get(("/download?fid=" + id).c_str(), headers);
+        EXPECT_EQ(outside->status, 416) << range;
+        EXPECT_EQ(outside->get_header_value("Content-Range"),
+                  "bytes */" + std::to_string(whole->body.size()));
+    }
 
     auto headers = api_->Bearer(token);
     headers.emplace("Range", "bytes=100-199");
@@ -455,6 +467,58 @@ TEST_F(ServeTest, HealthReadinessAndMetrics) {
     EXPECT_NE(metrics.find(R"(video2mp3_queue_depth{queue="video"} 0)"), std::string::npos);
     EXPECT_NE(metrics.find("video2mp3_conversion_seconds_count 1"), std::string::npos);
     EXPECT_EQ(metrics.find(token), std::string::npos);
+}
+
+TEST_F(ServeTest, UploadWithoutLengthIs411AtOnce) {
+    const std::string token = Token(kAlice);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result =
+        testing::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H",
+                      "Authorization: Bearer " + token, server_->Url() + "/upload"});
+    EXPECT_EQ(result.out, "411");
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST_F(ServeTest, RemovedUsersTokenIs401) {
+    const std::string token = Token(kBob);
+    ASSERT_EQ(api_->Get(token, "/jobs")->status, 200);
+    const auto removed =
+        testing::Run({VIDEO2MP3_BINARY, "user", "remove", kBob, "--data-dir", data_dir().string()});
+    ASSERT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(api_->Get(token, "/jobs")->status, 401);
+}
+
+TEST_F(ServeTest, IdleConnectionsDoNotStallOthers) {
+    std::vector<int> idle;
+    for (int i = 0; i < 12; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(static_cast<std::uint16_t>(server_->Port()));
+        ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        const std::string partial = "GET /healthz HTTP/1.1\r\n";
+        ::send(fd, partial.data(), partial.size(), MSG_NOSIGNAL);
+        idle.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+    httplib::Client probe("127.0.0.1", server_->Port());
+    probe.set_read_timeout(std::chrono::seconds(3));
+    auto result = probe.Get("/healthz");
+    EXPECT_TRUE(result && result->status == 200) << "12 idle connections stalled the server";
+    for (int fd : idle) {
+        ::close(fd);
+    }
+}
+
+TEST_F(ServeTest, SecondServerOnTheSamePortIsRefused) {
+    const std::string listen = "127.0.0.1:" + std::to_string(server_->Port());
+    testing::TempDir other;
+    const auto result = testing::Run(
+        {VIDEO2MP3_BINARY, "serve", "--data-dir", (other / "data").string(), "--listen", listen});
+    EXPECT_EQ(result.exit_code, 78) << result.out << result.err;
+    EXPECT_NE(result.err.find("cannot listen"), std::string::npos) << result.err;
 }
 
 TEST_F(ServeTest, UnknownRouteIs404WithAReason) {

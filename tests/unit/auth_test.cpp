@@ -595,6 +595,16 @@ TEST_F(AuthServiceTest, UnknownUsersAreThrottledToo) {
               LoginResult::Outcome::kThrottled);
 }
 
+TEST_F(AuthServiceTest, RemovedUsersTokenStopsWorking) {
+    const LoginResult result = auth_.Login("alice@example.com", "s3cret pw", "10.0.0.1");
+    ASSERT_EQ(result.outcome, LoginResult::Outcome::kOk);
+    ASSERT_TRUE(auth_.Validate(result.token));
+
+    users_.Remove("alice@example.com");
+
+    EXPECT_FALSE(auth_.Validate(result.token));
+}
+
 TEST_F(AuthServiceTest, ValidateRejectsGarbage) {
     EXPECT_FALSE(auth_.Validate("not.a.token"));
     EXPECT_FALSE(auth_.Validate(""));

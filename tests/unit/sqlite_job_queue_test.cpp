@@ -411,3 +411,32 @@ TEST_F(SqliteJobQueueTest, TwoConnectionsNeverShareAMessage) {
 
 }  // namespace
 }  // namespace video2mp3::adapters
+
+namespace video2mp3::adapters {
+namespace {
+
+TEST(SqliteJobQueueRelease, GivesBackAtOnceWithoutCountingTheDelivery) {
+    testing::TempDir dir;
+    SqliteDatabase database(dir / "queue.db");
+    SqliteJobQueue::Options options;
+    options.max_deliveries = 2;
+    SqliteJobQueue queue(database, options);
+    queue.Publish(kVideoQueue, "job-r", R"({"job_id":"job-r"})");
+
+    // Released ten times (ten clean shutdowns): never dead-lettered, still attempt 1.
+    for (int i = 0; i < 10; ++i) {
+        const auto delivery = queue.Take(kVideoQueue, std::chrono::milliseconds(0));
+        ASSERT_TRUE(delivery) << "release " << i;
+        EXPECT_EQ(delivery->attempt, 1);
+        queue.Release(*delivery);
+    }
+    EXPECT_EQ(queue.Depth(std::string(kVideoQueue) + ".dead"), 0u);
+
+    const auto last = queue.Take(kVideoQueue, std::chrono::milliseconds(0));
+    ASSERT_TRUE(last);
+    queue.Ack(*last);
+    EXPECT_FALSE(queue.Take(kVideoQueue, std::chrono::milliseconds(0)));
+}
+
+}  // namespace
+}  // namespace video2mp3::adapters

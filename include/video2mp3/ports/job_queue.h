@@ -44,6 +44,10 @@ class JobQueue {
     /// delivery limit is reached it goes to the dead letters (`<queue>.dead`) instead.
     virtual void Retry(const Delivery& delivery, std::chrono::milliseconds delay) = 0;
 
+    /// Gives the message back at once without counting this delivery: the consumer is
+    /// shutting down, not failing.
+    virtual void Release(const Delivery& delivery) = 0;
+
     /// Moves the message to the dead letters (`<queue>.dead`) with a reason.
     virtual void DeadLetter(const Delivery& delivery, const std::string& reason) = 0;
 

@@ -113,6 +113,28 @@ void SqliteJobQueue::Retry(const Delivery& delivery, std::chrono::milliseconds d
     Wake();
 }
 
+void SqliteJobQueue::Release(const Delivery& delivery) {
+    int changes = 0;
+    {
+        SqliteSession session(database_);
+        session
+            .Prepare(
+                "UPDATE messages SET visible_at_ms = 0, attempts = MAX(attempts - 1, 0) "
+                "WHERE id = ?1 AND queue = ?2 AND attempts = ?3")
+            .Bind(1, static_cast<std::int64_t>(delivery.tag))
+            .Bind(2, delivery.queue)
+            .Bind(3, delivery.attempt)
+            .Run();
+        changes = session.Changes();
+    }
+    if (changes == 0) {
+        spdlog::warn("sqlite queue: release of message {} on {} (tag {}): no longer held",
+                     delivery.message_id, delivery.queue, delivery.tag);
+        return;
+    }
+    Wake();
+}
+
 void SqliteJobQueue::DeadLetter(const Delivery& delivery, const std::string& reason) {
     MoveToDeadLetters(delivery, reason);
 }

@@ -49,6 +49,7 @@ class SqliteJobQueue final : public JobQueue {
     void Retry(const Delivery& delivery, std::chrono::milliseconds delay) override;
     void DeadLetter(const Delivery& delivery, const std::string& reason) override;
     void KeepAlive(const Delivery& delivery) override;
+    void Release(const Delivery& delivery) override;
     /// Visible messages only: neither taken nor waiting out a Retry delay.
     std::size_t Depth(const std::string& queue) override;
     bool Ready() override;
