@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+
+#include "adapters/sha256.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -247,7 +249,6 @@ class FsBlobWriter final : public BlobWriter {
         if (fd_.Get() < 0) {
             ThrowIo(incoming_path_, "cannot create", errno);
         }
-        crypto_hash_sha256_init(&hash_);
     }
 
     ~FsBlobWriter() override {
@@ -263,8 +264,7 @@ class FsBlobWriter final : public BlobWriter {
         RequireOpen();
 
         try {
-            crypto_hash_sha256_update(&hash_, reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      bytes.size());
+            hash_.Update(bytes);
             size_ += bytes.size();
 
             if (buffer_.size() + bytes.size() > kWriteBufferSize) {
@@ -321,12 +321,7 @@ class FsBlobWriter final : public BlobWriter {
         SyncFile(fd_.Get(), incoming_path_);
         CloseFile(fd_, incoming_path_);
 
-        std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-        crypto_hash_sha256_final(&hash_, digest.data());
-        std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-        sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-
-        BlobInfo info{id_, size_, std::string(hex.data()), filename_, content_type_};
+        BlobInfo info{id_, size_, hash_.HexDigest(), filename_, content_type_};
         WriteMetadata(info);
 
         const fs::path content_path = bucket_dir_ / id_;
@@ -387,7 +382,7 @@ class FsBlobWriter final : public BlobWriter {
     fs::path metadata_temp_path_;
     UniqueFd fd_;
     std::vector<std::byte> buffer_;
-    crypto_hash_sha256_state hash_{};
+    Sha256 hash_;
     std::uint64_t size_ = 0;
     State state_ = State::kOpen;
 };
