@@ -65,8 +65,8 @@ std::optional<Claims> AuthService::Validate(const std::string& token) {
     // A removed user's tokens stop working at once, and the admin flag is the account's
     // current one, not the one at login.
     const std::optional<User> user = users_.FindById(claims->sub);
-    if (!user) {
-        return std::nullopt;
+    if (!user || claims->password_version != tokens_.PasswordVersion(*user)) {
+        return std::nullopt;  // removed, or the password changed since the login
     }
     claims->admin = user->admin;
     return claims;

@@ -3,6 +3,8 @@
 #include <jwt.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
@@ -276,7 +278,16 @@ std::optional<Claims> ReadClaims(const Json& payload, const TokenConfig& config,
         admin = claim->get<bool>();
     }
 
+    std::string password_version;
+    if (const auto claim = payload.find("pwv"); claim != payload.end()) {
+        if (!claim->is_string()) {
+            return std::nullopt;
+        }
+        password_version = claim->get<std::string>();
+    }
+
     Claims claims;
+    claims.password_version = std::move(password_version);
     claims.sub = std::move(*sub);
     claims.username = std::move(*username);
     claims.admin = admin;
@@ -304,6 +315,19 @@ TokenService::TokenService(TokenConfig config) : config_(std::move(config)) {
     EnsureSodium();
 }
 
+std::string TokenService::PasswordVersion(const User& user) const {
+    std::array<unsigned char, 8> digest{};
+    const std::size_t key_length =
+        std::min<std::size_t>(config_.secret.size(), crypto_generichash_KEYBYTES_MAX);
+    crypto_generichash(digest.data(), digest.size(),
+                       reinterpret_cast<const unsigned char*>(user.password_hash.data()),
+                       user.password_hash.size(),
+                       reinterpret_cast<const unsigned char*>(config_.secret.data()), key_length);
+    std::array<char, 17> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+    return hex.data();
+}
+
 std::string TokenService::Issue(const User& user) const {
     if (user.id.empty() || user.email.empty()) {
         throw std::invalid_argument("a token needs the user's id and e-mail");
@@ -327,6 +351,7 @@ std::string TokenService::Issue(const User& user) const {
     Require(jwt_add_grant_int(jwt.get(), "exp", expires_at), "exp");
     Require(jwt_add_grant(jwt.get(), "iss", config_.issuer.c_str()), "iss");
     Require(jwt_add_grant(jwt.get(), "aud", config_.audience.c_str()), "aud");
+    Require(jwt_add_grant(jwt.get(), "pwv", PasswordVersion(user).c_str()), "pwv");
 
     const MallocString encoded(jwt_encode_str(jwt.get()));
     if (!encoded) {

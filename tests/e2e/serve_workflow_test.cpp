@@ -479,6 +479,21 @@ TEST_F(ServeTest, UploadWithoutLengthIs411AtOnce) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
 
+TEST_F(ServeTest, PasswordChangeEndsOlderSessions) {
+    const std::string token = Token(kAlice);
+    ASSERT_EQ(api_->Get(token, "/jobs")->status, 200);
+    const auto changed =
+        testing::Run({"sh", "-c",
+                      "printf 'a brand new password\\n' | '" VIDEO2MP3_BINARY "' user passwd " +
+                          std::string(kAlice) + " --data-dir '" + data_dir().string() + "'"});
+    ASSERT_EQ(changed.exit_code, 0) << changed.err;
+
+    EXPECT_EQ(api_->Get(token, "/jobs")->status, 401);
+    const auto fresh = api_->Login(kAlice, "a brand new password");
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(api_->Get(*fresh, "/jobs")->status, 200);
+}
+
 TEST_F(ServeTest, RemovedUsersTokenIs401) {
     const std::string token = Token(kBob);
     ASSERT_EQ(api_->Get(token, "/jobs")->status, 200);

@@ -605,6 +605,19 @@ TEST_F(AuthServiceTest, RemovedUsersTokenStopsWorking) {
     EXPECT_FALSE(auth_.Validate(result.token));
 }
 
+TEST_F(AuthServiceTest, PasswordChangeEndsOlderTokens) {
+    const LoginResult before = auth_.Login("alice@example.com", "s3cret pw", "10.0.0.1");
+    ASSERT_EQ(before.outcome, LoginResult::Outcome::kOk);
+    ASSERT_TRUE(auth_.Validate(before.token));
+
+    users_.SetPasswordHash("alice@example.com", PasswordHasher::Hash("another pw"));
+
+    EXPECT_FALSE(auth_.Validate(before.token));
+    const LoginResult after = auth_.Login("alice@example.com", "another pw", "10.0.0.1");
+    ASSERT_EQ(after.outcome, LoginResult::Outcome::kOk);
+    EXPECT_TRUE(auth_.Validate(after.token));
+}
+
 TEST_F(AuthServiceTest, ValidateRejectsGarbage) {
     EXPECT_FALSE(auth_.Validate("not.a.token"));
     EXPECT_FALSE(auth_.Validate(""));

@@ -10,7 +10,8 @@ namespace video2mp3::auth {
 /// The auth role in-process: passwords checked against the user store, tokens from the
 /// token service, failed attempts throttled. E-mails are compared lower-case. Wrong
 /// password and unknown user take the same time and give the same answer. Validate also
-/// checks that the token's user still exists and takes the admin flag from the account.
+/// checks that the token's user still exists with the same password (so removing a user or
+/// changing a password ends their sessions) and takes the admin flag from the account.
 class AuthService final : public Authenticator {
  public:
     AuthService(UserStore& users, const TokenService& tokens, LoginThrottle& throttle);

@@ -29,6 +29,10 @@ class TokenService {
     /// A token for the user: claims sub, username, admin, iat, exp, iss, aud.
     std::string Issue(const User& user) const;
 
+    /// A short keyed fingerprint of the user's password hash, carried in tokens as `pwv`:
+    /// a new password makes every older token fail Validate.
+    std::string PasswordVersion(const User& user) const;
+
     /// The claims of a valid token; nothing for any invalid one.
     std::optional<Claims> Verify(std::string_view token) const;
 

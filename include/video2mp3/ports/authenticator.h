@@ -12,8 +12,9 @@ struct Claims {
     std::string sub;       ///< User::id
     std::string username;  ///< the e-mail
     bool admin = false;
-    std::int64_t iat = 0;  ///< issued at, Unix seconds
-    std::int64_t exp = 0;  ///< expires at, Unix seconds
+    std::int64_t iat = 0;          ///< issued at, Unix seconds
+    std::int64_t exp = 0;          ///< expires at, Unix seconds
+    std::string password_version;  ///< changes when the password does (claim `pwv`)
 };
 
 struct LoginResult {
