@@ -122,6 +122,21 @@ std::string ContentDisposition(const std::string& original) {
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
+/// The methods a known path answers, for 405 replies; empty for unknown paths.
+std::string AllowedMethods(const std::string& path) {
+    if (path == "/login" || path == "/upload") {
+        return "POST";
+    }
+    if (path == "/jobs" || path == "/download" || path == "/healthz" || path == "/readyz" ||
+        path == "/metrics") {
+        return "GET";
+    }
+    if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos) {
+        return "GET, DELETE";
+    }
+    return {};
+}
+
 int ParseInt(const std::string& text, int fallback) {
     try {
         std::size_t used = 0;
@@ -184,6 +199,13 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
     });
 
     server_.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+        const std::string allowed = AllowedMethods(request.path);
+        if (response.body.empty() && !allowed.empty() &&
+            allowed.find(request.method) == std::string::npos) {
+            response.set_header("Allow", allowed);
+            ReplyError(response, 405, request.method + " is not allowed here; use " + allowed);
+            return;
+        }
         if (response.body.empty()) {
             const std::string reason = response.status == 404   ? "no such endpoint"
                                        : response.status == 413 ? "the upload is too large"

@@ -536,6 +536,15 @@ TEST_F(ServeTest, SecondServerOnTheSamePortIsRefused) {
     EXPECT_NE(result.err.find("cannot listen"), std::string::npos) << result.err;
 }
 
+TEST_F(ServeTest, WrongMethodIs405WithAllow) {
+    auto get_upload = api_->Raw().Get("/upload");
+    EXPECT_EQ(get_upload->status, 405);
+    EXPECT_EQ(get_upload->get_header_value("Allow"), "POST");
+    auto post_jobs = api_->Raw().Post("/jobs", "", "text/plain");
+    EXPECT_EQ(post_jobs->status, 405);
+    EXPECT_EQ(post_jobs->get_header_value("Allow"), "GET");
+}
+
 TEST_F(ServeTest, UnknownRouteIs404WithAReason) {
     auto result = api_->Raw().Get("/nope");
     EXPECT_EQ(result->status, 404);
