@@ -14,7 +14,9 @@ Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
     }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(context_);
+}
 
 void Sha256::Update(std::span<const std::byte> bytes) {
     if (EVP_DigestUpdate(context_, bytes.data(), bytes.size()) != 1) {

@@ -13,7 +13,7 @@ namespace video2mp3::adapters {
 /// instructions (about 1.5 GB/s here, six times libsodium's portable code), which keeps
 /// hashing from limiting upload throughput.
 class Sha256 {
-public:
+ public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -24,7 +24,7 @@ public:
     /// The digest as 64 lower-case hex characters; call once, at the end.
     std::string HexDigest();
 
-private:
+ private:
     evp_md_ctx_st* context_;
 };
 

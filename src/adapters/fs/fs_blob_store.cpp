@@ -2,8 +2,6 @@
 
 #include <fcntl.h>
 #include <sodium.h>
-
-#include "adapters/sha256.h"
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/sha256.h"
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/media/file_byte_source.h"
 #include "video2mp3/ports/errors.h"
