@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/fs/posix_file.h"
 #include "adapters/sha256.h"
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/media/file_byte_source.h"
@@ -64,57 +65,12 @@ void RequireWellFormed(const std::string& name, const char* what) {
     }
 }
 
-/// Owns a file descriptor.
-class UniqueFd {
- public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() { Reset(); }
-
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            Reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-
-    int Get() const { return fd_; }
-    int Release() { return std::exchange(fd_, -1); }
-
-    void Reset() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
-    }
-
- private:
-    int fd_ = -1;
-};
-
-/// Opens `path`, retrying on EINTR. Returns an invalid descriptor with errno set on failure.
-UniqueFd OpenFile(const fs::path& path, int flags, mode_t mode = 0) {
-    while (true) {
-        const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-        if (fd >= 0 || errno != EINTR) {
-            return UniqueFd(fd);
-        }
-    }
-}
+using posix::OpenFile;
+using posix::UniqueFd;
 
 void WriteAll(int fd, const std::byte* data, std::size_t size, const fs::path& path) {
-    while (size > 0) {
-        const ssize_t written = ::write(fd, data, size);
-        if (written < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            ThrowIo(path, "write failed", errno);
-        }
-        data += written;
-        size -= static_cast<std::size_t>(written);
+    if (const int code = posix::WriteAll(fd, data, size); code != 0) {
+        ThrowIo(path, "write failed", code);
     }
 }
 
@@ -132,11 +88,9 @@ void CloseFile(UniqueFd& file, const fs::path& path) {
 }
 
 void SyncDir(const fs::path& dir) {
-    UniqueFd fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
-    if (fd.Get() < 0) {
-        ThrowIo(dir, "cannot open folder", errno);
+    if (const int code = posix::SyncDir(dir); code != 0) {
+        ThrowIo(dir, "fsync of the folder failed", code);
     }
-    SyncFile(fd.Get(), dir);
 }
 
 void MakeDir(const fs::path& dir) {

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "adapters/fs/posix_file.h"
 #include "adapters/mail/message_format.h"
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/ports/errors.h"
@@ -27,48 +28,12 @@ constexpr mode_t kMessageMode = 0600;
     throw MailError("maildir " + path.string() + ": " + action + ": " + std::strerror(code), true);
 }
 
-/// Owns a file descriptor.
-class ScopedFd {
- public:
-    explicit ScopedFd(int fd) : fd_(fd) {}
-    ~ScopedFd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    ScopedFd(const ScopedFd&) = delete;
-    ScopedFd& operator=(const ScopedFd&) = delete;
-
-    int Get() const { return fd_; }
-    int Release() { return std::exchange(fd_, -1); }
-
- private:
-    int fd_;
-};
-
-/// Opens `path`, retrying on EINTR; on failure the descriptor is negative and errno is set.
-ScopedFd OpenFile(const fs::path& path, int flags, mode_t mode = 0) {
-    while (true) {
-        const int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
-        if (fd >= 0 || errno != EINTR) {
-            return ScopedFd(fd);
-        }
-    }
-}
+using posix::OpenFile;
+using ScopedFd = posix::UniqueFd;
 
 void WriteAll(int fd, const std::string& text, const fs::path& path) {
-    const char* data = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-        const ssize_t written = ::write(fd, data, left);
-        if (written < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            ThrowIo(path, "write failed", errno);
-        }
-        data += written;
-        left -= static_cast<std::size_t>(written);
+    if (const int code = posix::WriteAll(fd, text.data(), text.size()); code != 0) {
+        ThrowIo(path, "write failed", code);
     }
 }
 
@@ -99,12 +64,8 @@ std::string UniqueName(std::chrono::system_clock::time_point now) {
 }
 
 void SyncDir(const fs::path& dir) {
-    const ScopedFd fd = OpenFile(dir, O_RDONLY | O_DIRECTORY);
-    if (fd.Get() < 0) {
-        ThrowIo(dir, "cannot open folder", errno);
-    }
-    if (::fsync(fd.Get()) != 0) {
-        ThrowIo(dir, "fsync failed", errno);
+    if (const int code = posix::SyncDir(dir); code != 0) {
+        ThrowIo(dir, "fsync of the folder failed", code);
     }
 }
 
