@@ -22,6 +22,7 @@
 #include "adapters/sqlite/sqlite_job_store.h"
 #include "adapters/sqlite/sqlite_user_store.h"
 #include "app/environment.h"
+#include "app/shutdown_signal.h"
 #include "gateway/gateway.h"
 #include "gateway/metrics.h"
 #include "video2mp3/auth/auth_service.h"
@@ -50,25 +51,6 @@ class DataDirLock {
 
  private:
     int fd_ = -1;
-};
-
-/// Blocks SIGINT and SIGTERM in every thread started after it, and waits for one.
-class ShutdownSignal {
- public:
-    ShutdownSignal() {
-        sigemptyset(&set_);
-        sigaddset(&set_, SIGINT);
-        sigaddset(&set_, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    }
-    int Wait() {
-        int signal = 0;
-        sigwait(&set_, &signal);
-        return signal;
-    }
-
- private:
-    sigset_t set_{};
 };
 
 }  // namespace
@@ -221,7 +203,7 @@ int RunServe(const ServeConfig& config) {
     std::cout << "video2mp3 serve: listening on " << url << std::endl;
 
     const int signal = shutdown.Wait();
-    spdlog::info("serve: {} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    spdlog::info("serve: {} received, stopping", ShutdownSignal::Name(signal));
     // A stop that comes before the server thread is listening would be lost: repeat it
     // until the thread has returned.
     while (!serving_ended) {

@@ -7,6 +7,7 @@
 
 #include "cli/convert_command.h"
 #include "cli/exit_codes.h"
+#include "cli/role_commands.h"
 #include "cli/serve_command.h"
 
 namespace {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
     video2mp3::cli::AddConvertCommand(app, exit_code);
     video2mp3::cli::AddServeCommand(app, exit_code);
     video2mp3::cli::AddUserCommand(app, exit_code);
+    video2mp3::cli::AddRoleCommands(app, exit_code);
 
     try {
         app.parse(argc, argv);

@@ -5,6 +5,7 @@
 
 #include <iostream>
 
+#include "adapters/postgres/postgres_user_store.h"
 #include "adapters/sqlite/sqlite_database.h"
 #include "adapters/sqlite/sqlite_user_store.h"
 #include "app/environment.h"
@@ -110,15 +111,31 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
 
 void AddUserCommand(CLI::App& app, int& exit_code) {
     auto data_dir = std::make_shared<std::string>(kDefaultDataDir);
+    auto postgres_url = std::make_shared<std::string>();
     auto email = std::make_shared<std::string>();
     auto admin = std::make_shared<bool>(false);
-    CLI::App* user = app.add_subcommand("user", "Manage the accounts of a serve data folder");
+    CLI::App* user = app.add_subcommand(
+        "user", "Manage accounts: of a serve data folder, or in PostgreSQL (distributed mode)");
     user->require_subcommand(1);
     user->add_option("--data-dir", *data_dir, "The data folder of `serve`")->capture_default_str();
+    user->add_option("--postgres-url", *postgres_url,
+                     "The auth service's PostgreSQL (default: VIDEO2MP3_POSTGRES_URL); when "
+                     "given, --data-dir is not used");
 
-    const auto with_store = [data_dir, &exit_code](const std::function<int(UserStore&)>& action,
-                                                   bool create = false) {
+    const auto with_store = [data_dir, postgres_url, &exit_code](
+                                const std::function<int(UserStore&)>& action, bool create = false) {
         try {
+            const std::string postgres =
+                !postgres_url->empty() ? *postgres_url
+                                       : app::EnvString("VIDEO2MP3_POSTGRES_URL").value_or("");
+            if (!postgres.empty()) {
+                adapters::PostgresConfig config;
+                config.url = postgres;
+                config.pool_size = 1;
+                adapters::PostgresUserStore users(config);
+                exit_code = action(users);
+                return;
+            }
             const auto database_path = std::filesystem::path(*data_dir) / "video2mp3.db";
             if (!create && !std::filesystem::exists(database_path)) {
                 std::cerr << "video2mp3 user: " << *data_dir

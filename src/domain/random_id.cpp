@@ -11,11 +11,11 @@ std::string RandomId() {
     if (sodium_init() < 0) {
         throw std::runtime_error("libsodium could not be initialised");
     }
-    std::array<unsigned char, 16> bytes{};
+    std::array<unsigned char, 12> bytes{};
     randombytes_buf(bytes.data(), bytes.size());
-    std::array<char, 33> hex{};
+    std::array<char, 25> hex{};
     sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-    return std::string(hex.data(), 32);
+    return std::string(hex.data(), 24);
 }
 
 bool IsWellFormedId(const std::string& id) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
+#include "gateway/http_common.h"
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/ports/errors.h"
 #include "workers/job_message.h"
@@ -26,16 +27,7 @@ constexpr std::size_t kMaxMultipartOverhead = 1024 * 1024;
 constexpr int kDefaultPage = 20;
 constexpr int kMaxPage = 100;
 constexpr std::size_t kHttpThreads = 64;
-
-void Reply(httplib::Response& response, int status, const nlohmann::json& body) {
-    response.status = status;
-    response.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                         "application/json");
-}
-
-void ReplyError(httplib::Response& response, int status, const std::string& reason) {
-    Reply(response, status, {{"error", reason}});
-}
+constexpr int kAuthRetryAfterSeconds = 5;
 
 /// The client's file name as metadata: no folders, no control characters, at most 255
 /// bytes. Never used to name anything on disk.
@@ -82,27 +74,6 @@ std::string RouteOf(const httplib::Request& request) {
     return "other";
 }
 
-std::optional<std::pair<std::string, std::string>> ParseBasicAuth(const std::string& header) {
-    constexpr std::string_view kPrefix = "Basic ";
-    if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
-        return std::nullopt;
-    }
-    const std::string encoded = header.substr(kPrefix.size());
-    std::string decoded(encoded.size(), '\0');
-    std::size_t length = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                          encoded.c_str(), encoded.size(), nullptr, &length, nullptr,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
-        return std::nullopt;
-    }
-    decoded.resize(length);
-    const auto colon = decoded.find(':');
-    if (colon == std::string::npos) {
-        return std::nullopt;
-    }
-    return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
-}
-
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` for a name with .mp3.
 std::string ContentDisposition(const std::string& original) {
     std::filesystem::path name = original.empty() ? "audio" : original;
@@ -135,6 +106,14 @@ std::string AllowedMethods(const std::string& path) {
         return "GET, DELETE";
     }
     return {};
+}
+
+/// The auth service (or the user store behind it) failed: the client may try again soon.
+void ReplyAuthUnavailable(const httplib::Request& request, httplib::Response& response,
+                          const PortError& error) {
+    spdlog::error("gateway: {} {}: {}", request.method, request.path, error.what());
+    response.set_header("Retry-After", std::to_string(kAuthRetryAfterSeconds));
+    ReplyError(response, 503, "the auth service is unavailable, try again shortly");
 }
 
 int ParseInt(const std::string& text, int fallback) {
@@ -172,10 +151,7 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
     server_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which lets a second
     // server bind the same port and silently share its connections.
-    server_.set_socket_options([](socket_t socket) {
-        const int yes = 1;
-        ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
+    ReuseAddressOnly(server_);
 
     // Answered before the body is read: the seed's `curl -X POST -u EMAIL:PASSWORD .../login`
     // sends neither a body nor a Content-Length, which httplib would otherwise refuse.
@@ -239,13 +215,7 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
 }
 
 int Gateway::Bind(const std::string& host, int port) {
-    const int bound =
-        port == 0 ? server_.bind_to_any_port(host) : (server_.bind_to_port(host, port) ? port : -1);
-    if (bound < 0) {
-        throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                                 std::strerror(errno));
-    }
-    return bound;
+    return BindServer(server_, host, port);
 }
 
 void Gateway::SetPublicUrl(std::string url) {
@@ -265,14 +235,16 @@ void Gateway::Stop() {
 
 std::optional<Claims> Gateway::Authenticate(const httplib::Request& request,
                                             httplib::Response& response) {
-    const std::string header = request.get_header_value("Authorization");
-    constexpr std::string_view kPrefix = "bearer ";
-    const bool bearer =
-        header.size() > kPrefix.size() &&
-        std::equal(kPrefix.begin(), kPrefix.end(), header.begin(),
-                   [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
-    if (bearer) {
-        if (auto claims = auth_.Validate(header.substr(kPrefix.size()))) {
+    const std::optional<std::string> token = ParseBearer(request.get_header_value("Authorization"));
+    if (token) {
+        std::optional<Claims> claims;
+        try {
+            claims = auth_.Validate(*token);
+        } catch (const PortError& error) {
+            ReplyAuthUnavailable(request, response, error);
+            return std::nullopt;
+        }
+        if (claims) {
             return claims;
         }
         response.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
@@ -305,8 +277,13 @@ void Gateway::Login(const httplib::Request& request, httplib::Response& response
         return;
     }
 
-    const LoginResult result =
-        auth_.Login(credentials->first, credentials->second, request.remote_addr);
+    LoginResult result;
+    try {
+        result = auth_.Login(credentials->first, credentials->second, request.remote_addr);
+    } catch (const PortError& error) {
+        ReplyAuthUnavailable(request, response, error);
+        return;
+    }
     switch (result.outcome) {
         case LoginResult::Outcome::kOk:
             response.set_content(result.token, "text/plain");
@@ -463,7 +440,9 @@ nlohmann::json Gateway::JobJson(const Job& job) const {
         json["error"] = job.error;
     }
     if (job.notified) {
-        json["notified"] = job.notify_error.empty() ? "sent" : "failed: " + job.notify_error;
+        json["notified"] = "sent";
+    } else if (!job.notify_error.empty()) {
+        json["notified"] = "failed: " + job.notify_error;
     }
     return json;
 }
@@ -570,6 +549,10 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
 }
 
 void Gateway::Ready(const httplib::Request&, httplib::Response& response) {
+    if (draining_) {
+        Reply(response, 503, {{"draining", true}});
+        return;
+    }
     const bool blobs = blobs_.Ready();
     const bool jobs = jobs_.Ready();
     const bool queue = queue_.Ready();

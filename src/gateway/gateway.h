@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -45,6 +46,10 @@ class Gateway {
     /// Stops taking connections; thread-safe, may be called from any thread.
     void Stop();
 
+    /// From now on /readyz answers 503 ("draining"), so load balancers stop sending new
+    /// requests while those in flight finish. Thread-safe.
+    void SetDraining() { draining_ = true; }
+
  private:
     void Login(const httplib::Request& request, httplib::Response& response);
     void Upload(const httplib::Request& request, httplib::Response& response,
@@ -71,6 +76,7 @@ class Gateway {
     JobStore& jobs_;
     JobQueue& queue_;
     Metrics& metrics_;
+    std::atomic<bool> draining_{false};
     httplib::Server server_;
 };
 

@@ -27,20 +27,13 @@ constexpr const char* kBob = "bob@example.com";
 constexpr const char* kRoot = "root@example.com";
 constexpr const char* kPassword = "correct horse battery";
 
-std::string ReadFile(const std::filesystem::path& path) {
-    std::ifstream file(path, std::ios::binary);
-    std::stringstream text;
-    text << file.rdbuf();
-    return text.str();
-}
-
 /// Every e-mail in the Maildir's new/ folder.
 std::vector<std::string> Mails(const std::filesystem::path& data_dir) {
     std::vector<std::string> mails;
     const auto folder = data_dir / "mail" / "new";
     if (std::filesystem::exists(folder)) {
         for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-            mails.push_back(ReadFile(entry.path()));
+            mails.push_back(testing::ReadText(entry.path()));
         }
     }
     return mails;
@@ -91,7 +84,9 @@ class ServeTest : public ::testing::Test {
     }
 
     std::filesystem::path data_dir() const { return dir_ / "data"; }
-    static std::string Sample(const std::string& name) { return ReadFile(*samples_ / name); }
+    static std::string Sample(const std::string& name) {
+        return testing::ReadText(*samples_ / name);
+    }
 
     std::string Token(const std::string& email) {
         auto token = api_->Login(email, kPassword);
@@ -379,7 +374,7 @@ TEST_F(ServeTest, BadTokensAre401) {
 
 TEST_F(ServeTest, ExpiredTokenIs401) {
     // A token signed with the server's own secret but expired an hour ago.
-    const std::string secret = ReadFile(data_dir() / "jwt-secret");
+    const std::string secret = testing::ReadText(data_dir() / "jwt-secret");
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

@@ -126,6 +126,17 @@ void WriteBytes(const std::filesystem::path& path, const std::vector<std::byte>&
     ASSERT_TRUE(file.good()) << "cannot write " << path;
 }
 
+std::string ReadText(const std::filesystem::path& path) {
+    std::ifstream file(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+void WriteBytes(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream file(path, std::ios::binary);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(file.good()) << "cannot write " << path;
+}
+
 std::optional<std::filesystem::path> SharedMediaDir() {
     if (const char* dir = std::getenv("VIDEO2MP3_MEDIA_DIR")) {
         return std::filesystem::path(dir);

@@ -57,9 +57,12 @@ Mp3Facts InspectMp3(const std::filesystem::path& path);
 
 /// Reads a whole file into memory.
 std::vector<std::byte> ReadBytes(const std::filesystem::path& path);
+/// The same, as a string ("" when the file cannot be read).
+std::string ReadText(const std::filesystem::path& path);
 
 /// Writes bytes to a file, replacing it.
 void WriteBytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes);
+void WriteBytes(const std::filesystem::path& path, const std::string& bytes);
 
 /// The shared real-world media folder (../shared/media beside the checkout, or
 /// $VIDEO2MP3_MEDIA_DIR), if present.

@@ -3,11 +3,12 @@
 // Runs `video2mp3 serve` as a child process on a private port and data folder, for
 // end-to-end tests over real HTTP.
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
+
+#include "support/child_process.h"
 
 namespace video2mp3::testing {
 
@@ -42,8 +43,7 @@ class ServeProcess {
 
  private:
     std::filesystem::path data_dir_;
-    std::filesystem::path log_path_;
-    pid_t pid_ = -1;
+    std::unique_ptr<ChildProcess> process_;
     int port_ = 0;
 };
 

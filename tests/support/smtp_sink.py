@@ -6,7 +6,8 @@
 Binds 127.0.0.1 (port 0 picks a free port) and prints "listening PORT" as its first line
 on stdout. Each accepted message is saved as DIR/<n>.eml (n = 1, 2, ...; the file appears
 whole, before the server answers 250). Recipients whose local part starts with "tempfail"
-get "451 4.3.0 try later", with "reject" "550 5.1.1 no such user". AUTH PLAIN and LOGIN are
+get "451 4.3.0 try later", with "reject" "550 5.1.1 no such user"; "flakyN" (N a digit)
+gets 451 for its first N attempts and is accepted after that. AUTH PLAIN and LOGIN are
 offered without TLS and accept any credentials. Stops on SIGTERM or SIGINT, and with
 --exit-on-stdin-eof also when stdin closes (so it dies with the test that started it).
 
@@ -30,6 +31,7 @@ class Sink:
     def __init__(self, folder: pathlib.Path):
         self.folder = folder
         self.next_number = 1
+        self.refused = {}  # flaky address -> 451 answers given so far
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local_part = address.split("@", 1)[0].lower()
@@ -37,6 +39,11 @@ class Sink:
             return "451 4.3.0 try later"
         if local_part.startswith("reject"):
             return "550 5.1.1 no such user"
+        if local_part.startswith("flaky") and local_part[5:6].isdigit():
+            given = self.refused.get(address.lower(), 0)
+            if given < int(local_part[5]):
+                self.refused[address.lower()] = given + 1
+                return "451 4.3.0 try later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -139,7 +139,7 @@ TEST_F(SqliteStoresTest, AddReturnsTheNewUserWithALowerCaseEmail) {
 
     ASSERT_TRUE(user);
     EXPECT_TRUE(IsWellFormedId(user->id));
-    EXPECT_EQ(user->id.size(), 32u);
+    EXPECT_EQ(user->id.size(), 24u);
     EXPECT_EQ(user->email, "alice@example.com");
     EXPECT_EQ(user->password_hash, "argon-hash");
     EXPECT_TRUE(user->admin);

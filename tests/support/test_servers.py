@@ -1,0 +1,339 @@
+#!/usr/bin/python3
+"""Starts and stops the real servers the integration tests talk to, as ordinary processes
+on free loopback ports with their data in folders of their own (no systemd, no root
+services, nothing left running afterwards).
+
+    test_servers.py up --dir ROOT KIND...   start each KIND in ROOT/KIND; write ROOT/servers.env
+    test_servers.py down --dir ROOT         stop everything under ROOT
+    test_servers.py start KIND --dir DIR    start one server in DIR (again: same port and data)
+    test_servers.py stop --dir DIR [--kill] stop it cleanly (or SIGKILL), keeping port and data
+
+Kinds and their URLs (printed by start, and kept in DIR/url):
+    amqp      Debian's rabbitmq-server        amqp://guest:guest@127.0.0.1:PORT/
+    postgres  Debian's postgresql (initdb)     postgresql://video2mp3:PASSWORD@127.0.0.1:PORT/video2mp3
+    congodb   CongoDB (scripts/install-congodb) mongodb://127.0.0.1:PORT/video2mp3
+    smtp      tests/support/smtp_sink.py       smtp://127.0.0.1:PORT (messages in DIR/mail)
+
+PostgreSQL refuses to run as root, so as root its cluster belongs to the `postgres` user
+and lives under /tmp (which that user can reach whatever the checkout's permissions).
+"""
+
+import argparse
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_DIR = pathlib.Path(__file__).resolve().parents[2]
+PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
+RABBITMQ_SERVER = pathlib.Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read(path: pathlib.Path, default: str = "") -> str:
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return default
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie has exited; only its parent's wait is missing.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def group_alive(pgid: int, count_zombies: bool = False) -> bool:
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().split(")")[-1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if (count_zombies or fields[0] != "Z") and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_group(pgid: int, kill: bool, timeout_s: float = 30) -> None:
+    """SIGTERM (or SIGKILL) a process group and wait until none of it is left."""
+    signal_group(pgid, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while group_alive(pgid):
+        if time.monotonic() > deadline:
+            signal_group(pgid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+        time.sleep(0.05)
+    # Until their parent reaps them, dead processes keep their ids, and a server that
+    # checks its old pid file (PostgreSQL) would take them for a running copy of itself.
+    deadline = time.monotonic() + 5
+    while group_alive(pgid, count_zombies=True) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def spawn(argv, log: pathlib.Path, env=None, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    """Starts argv in a session of its own, so the whole group can be signalled."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, cwd=log.parent)
+
+
+def wait_until(check, what: str, log: pathlib.Path, process=None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if process is not None and process.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = read(log)[-3000:]
+    raise SystemExit(f"test_servers: {what} did not start; its log ends:\n{tail}")
+
+
+def amqp_answers(port: int) -> bool:
+    """True when an AMQP 0-9-1 broker answers the protocol header with connection.start."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"AMQP\x00\x00\x09\x01")
+            first = connection.recv(7)
+            return len(first) == 7 and first[0] == 1
+    except OSError:
+        return False
+
+
+def port_listens(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# ---- RabbitMQ -------------------------------------------------------------------------
+
+def start_amqp(directory: pathlib.Path, port: int) -> str:
+    dist_port = int(read(directory / "dist_port", "0")) or free_port()
+    (directory / "dist_port").write_text(str(dist_port))
+    (directory / "enabled_plugins").write_text("[].\n")
+    (directory / "rabbitmq.conf").write_text(
+        "loopback_users = none\n"
+        f"listeners.tcp.default = 127.0.0.1:{port}\n"
+        "disk_free_limit.absolute = 50MB\n"
+        # Longer than any conversion the tests run; see docs for production values.
+        "consumer_timeout = 3600000\n")
+    # One epmd for every node on the machine, outside any node's process group, so
+    # stopping one broker never takes the name service from another.
+    subprocess.run(["epmd", "-daemon"], check=False, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    env.update({
+        "HOME": str(directory),
+        "RABBITMQ_NODENAME": f"video2mp3-test-{port}@localhost",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(directory / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(directory / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(directory / "rabbitmq"),
+        "RABBITMQ_PID_FILE": str(directory / "rabbitmq.pid"),
+        "RABBITMQ_LOGS": str(directory / "rabbit.log"),
+    })
+    process = spawn([str(RABBITMQ_SERVER)], directory / "server.log", env)
+    (directory / "pgid").write_text(str(process.pid))
+    wait_until(lambda: amqp_answers(port), "rabbitmq-server", directory / "server.log",
+               process)
+    return f"amqp://guest:guest@127.0.0.1:{port}/"
+
+
+# ---- PostgreSQL -----------------------------------------------------------------------
+
+def as_postgres(argv):
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + argv
+    return argv
+
+
+def start_postgres(directory: pathlib.Path, port: int) -> str:
+    cluster = pathlib.Path(read(directory / "cluster") or tempfile.mkdtemp(prefix="v2m-pg-"))
+    (directory / "cluster").write_text(str(cluster))
+    password = read(directory / "password") or secrets.token_hex(12)
+    (directory / "password").write_text(password)
+    if os.geteuid() == 0:
+        shutil.chown(cluster, "postgres", "postgres")
+    data = cluster / "data"
+    log = cluster / "server.log"
+    fresh = not data.exists()
+    if fresh:
+        password_file = cluster / "pw"
+        password_file.write_text(password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(password_file, "postgres", "postgres")
+        subprocess.run(as_postgres([
+            str(PG_BIN / "initdb"), "-D", str(data), "-U", "video2mp3", "-E", "UTF8",
+            "--auth=scram-sha-256", f"--pwfile={password_file}", "--no-sync"]),
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        password_file.unlink()
+    options = (f"-p {port} -k {cluster} -c listen_addresses=127.0.0.1 "
+               "-c max_connections=200 -c shared_buffers=32MB")
+    # pg_ctl returns once the server accepts connections; the postmaster stays in the
+    # session started here, which `stop --kill` signals.
+    subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options,
+                                "-l", str(log), "-w", "-t", str(START_TIMEOUT_S), "start"]),
+                   check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, start_new_session=True)
+    postmaster = int(read(data / "postmaster.pid").splitlines()[0])
+    (directory / "pgid").write_text(str(os.getpgid(postmaster)))
+    env = dict(os.environ, PGPASSWORD=password)
+    if fresh:
+        subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "video2mp3", "-d", "postgres", "-q", "-c", "CREATE DATABASE video2mp3"],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+    return f"postgresql://video2mp3:{password}@127.0.0.1:{port}/video2mp3"
+
+
+def stop_postgres(directory: pathlib.Path, kill: bool) -> None:
+    cluster = pathlib.Path(read(directory / "cluster"))
+    if kill or not (cluster / "data" / "postmaster.pid").exists():
+        pgid = int(read(directory / "pgid", "0"))
+        if pgid > 0:
+            stop_group(pgid, kill=True)
+        return
+    subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(cluster / "data"), "-m",
+                                "fast", "-w", "stop"]),
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# ---- CongoDB and the SMTP sink --------------------------------------------------------
+
+def start_congodb(directory: pathlib.Path, port: int) -> str:
+    lib = subprocess.run([str(SOURCE_DIR / "scripts" / "install-congodb")], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    log = directory / "server.log"
+    process = spawn(["node", str(SOURCE_DIR / "tests" / "support" / "congodb_server.mjs"),
+                     "--lib", lib, "--port", str(port)], log)
+    (directory / "pgid").write_text(str(process.pid))
+    wait_until(lambda: "listening" in read(log), "CongoDB", log, process)
+    return f"mongodb://127.0.0.1:{port}/video2mp3"
+
+
+def start_smtp(directory: pathlib.Path, port: int) -> str:
+    log = directory / "server.log"
+    (directory / "mail").mkdir(exist_ok=True)
+    process = spawn(["/usr/bin/python3", str(SOURCE_DIR / "tests" / "support" / "smtp_sink.py"),
+                     "--port", str(port), "--dir", str(directory / "mail")], log)
+    (directory / "pgid").write_text(str(process.pid))
+    wait_until(lambda: port_listens(port), "smtp_sink.py", log, process)
+    return f"smtp://127.0.0.1:{port}"
+
+
+STARTERS = {"amqp": start_amqp, "postgres": start_postgres, "congodb": start_congodb,
+            "smtp": start_smtp}
+
+
+def start(kind: str, directory: pathlib.Path) -> str:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "kind").write_text(kind)
+    port = int(read(directory / "port", "0")) or free_port()
+    (directory / "port").write_text(str(port))
+    url = STARTERS[kind](directory, port)
+    (directory / "url").write_text(url)
+    return url
+
+
+def stop(directory: pathlib.Path, kill: bool) -> None:
+    kind = read(directory / "kind")
+    if kind == "postgres":
+        stop_postgres(directory, kill)
+        return
+    pgid = int(read(directory / "pgid", "0"))
+    if pgid > 0:
+        stop_group(pgid, kill)
+
+
+def remove(directory: pathlib.Path) -> None:
+    if read(directory / "kind") == "postgres" and read(directory / "cluster"):
+        shutil.rmtree(read(directory / "cluster"), ignore_errors=True)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up")
+    up.add_argument("--dir", required=True, type=pathlib.Path)
+    up.add_argument("kinds", nargs="+", choices=sorted(STARTERS))
+    down = sub.add_parser("down")
+    down.add_argument("--dir", required=True, type=pathlib.Path)
+    one = sub.add_parser("start")
+    one.add_argument("kind", choices=sorted(STARTERS))
+    one.add_argument("--dir", required=True, type=pathlib.Path)
+    halt = sub.add_parser("stop")
+    halt.add_argument("--dir", required=True, type=pathlib.Path)
+    halt.add_argument("--kill", action="store_true")
+    halt.add_argument("--remove", action="store_true", help="also delete its data")
+    arguments = parser.parse_args()
+    arguments.dir = arguments.dir.resolve()
+
+    if arguments.command == "up":
+        root = arguments.dir
+        if root.exists():  # left over from an interrupted run
+            for child in root.iterdir():
+                if child.is_dir():
+                    stop(child, kill=True)
+                    remove(child)
+        root.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for kind in arguments.kinds:
+            url = start(kind, root / kind)
+            lines.append(f"{kind}={url}")
+            print(f"{kind}: {url}", flush=True)
+        (root / "servers.env").write_text("\n".join(lines) + "\n")
+    elif arguments.command == "down":
+        root = arguments.dir
+        (root / "servers.env").unlink(missing_ok=True)
+        if root.exists():
+            for child in root.iterdir():
+                if child.is_dir():
+                    stop(child, kill=False)
+                    remove(child)
+    elif arguments.command == "start":
+        print(start(arguments.kind, arguments.dir), flush=True)
+    elif arguments.command == "stop":
+        stop(arguments.dir, arguments.kill)
+        if arguments.remove:
+            remove(arguments.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
