@@ -397,7 +397,18 @@ void Gateway::Upload(const httplib::Request& request, httplib::Response& respons
     job.filename = filename;
     job.video_fid = video.id;
     job.video_bytes = video.size;
-    jobs_.Create(job);
+    try {
+        jobs_.Create(job);
+    } catch (const std::exception&) {
+        // No job, no file: the upload is refused as a whole (503 from the handler below).
+        try {
+            blobs_.Remove(kVideoBucket, video.id);
+        } catch (const std::exception& error) {
+            spdlog::warn("gateway: upload {} kept after a failed job insert: {}", video.id,
+                         error.what());
+        }
+        throw;
+    }
 
     workers::JobMessage message;
     message.job_id = job.id;

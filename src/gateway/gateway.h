@@ -60,7 +60,8 @@ class Gateway {
     void Download(const httplib::Request& request, httplib::Response& response);
     void Ready(const httplib::Request& request, httplib::Response& response);
 
-    /// The caller's claims, or nothing after answering 401.
+    /// The caller's claims, or nothing after answering 401 (or 503 when the auth service
+    /// cannot be asked).
     std::optional<Claims> Authenticate(const httplib::Request& request,
                                        httplib::Response& response);
 
