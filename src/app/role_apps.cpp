@@ -356,7 +356,9 @@ int RunNotifierRole(const NotifierRoleConfig& config) {
         return 0;
     }
     MongoStores& stores = **mongo;
-    RoleQueue queue(config.queue, "notifier", 1);
+    // E-mails waiting for a retry (a 4xx answer) stay unacknowledged until their delay is
+    // over; a larger prefetch lets the others go out meanwhile.
+    RoleQueue queue(config.queue, "notifier", 16);
 
     gateway::Metrics metrics;
     metrics.SetGaugeReader(QueueGauges(queue.Queue()));
