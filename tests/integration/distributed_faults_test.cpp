@@ -3,7 +3,11 @@
 // SMTP server that answers 451 or 550, and a conversion longer than three heartbeats.
 // Servers a test stops are its own (TestServer); the rest are the run's shared ones.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -172,6 +176,61 @@ TEST_F(DistributedFaultTest, ConverterStoppedBySigtermGivesItsJobBack) {
     const auto job = api.WaitForJob(token, id, std::chrono::seconds(240));
     EXPECT_EQ(job["status"], "done") << job.dump() << cluster.Logs();
     EXPECT_EQ(WaitForMails(cluster, id, 1), 1);
+}
+
+// SIGTERM to the gateway mid-upload: /readyz turns 503 at once, the upload in flight still
+// finishes (202) and its job converts, then the gateway exits 0 and takes no new requests.
+TEST_F(DistributedFaultTest, GatewayDrainsOnSigterm) {
+    Cluster cluster({}, {{"VIDEO2MP3_SHUTDOWN_DELAY", "3"}});
+    cluster.AddUser("olga@example.com", kPassword);
+    cluster.StartAll(1);
+    ApiClient api(cluster.GatewayPort());
+    const std::string token = api.Login("olga@example.com", kPassword).value_or("");
+    const std::string body = Sample("clip.mp4");
+
+    // A raw upload whose body arrives in two halves, with the SIGTERM in between.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(cluster.GatewayPort()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    const std::string head = "POST /upload HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer " +
+                             token + "\r\nX-Filename: clip.mp4\r\nContent-Type: video/mp4\r\n" +
+                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    const std::string first = head + body.substr(0, body.size() / 2);
+    ASSERT_EQ(::send(fd, first.data(), first.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(first.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+    cluster.Gateway()->Signal(SIGTERM);
+    ASSERT_TRUE(cluster.Gateway()->WaitForLog("draining", std::chrono::seconds(10)));
+    ApiClient fresh(cluster.GatewayPort());
+    auto ready = fresh.Raw().Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 503) << ready->body;
+
+    const std::string second = body.substr(body.size() / 2);
+    ASSERT_EQ(::send(fd, second.data(), second.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(second.size()));
+    std::string answer;
+    char buffer[4096];
+    for (ssize_t got = 0; (got = ::recv(fd, buffer, sizeof(buffer), 0)) > 0;) {
+        answer.append(buffer, static_cast<std::size_t>(got));
+        if (answer.find("\r\n\r\n") != std::string::npos && answer.find('}') != std::string::npos) {
+            break;
+        }
+    }
+    ::close(fd);
+    ASSERT_NE(answer.find(" 202 "), std::string::npos) << answer << cluster.Logs();
+    const auto json_start = answer.find('{');
+    ASSERT_NE(json_start, std::string::npos) << answer;
+    const std::string id = nlohmann::json::parse(answer.substr(json_start))["job_id"];
+
+    EXPECT_EQ(cluster.Gateway()->Wait(), 0) << cluster.Logs();
+    EXPECT_FALSE(fresh.Raw().Get("/healthz")) << "a stopped gateway takes no requests";
+    EXPECT_EQ(WaitForMails(cluster, id, 1), 1)
+        << "the drained upload was converted and mailed" << cluster.Logs();
 }
 
 // RabbitMQ restarted while uploads come in: every upload that was accepted completes.

@@ -118,10 +118,20 @@ void ChildProcess::Kill() {
 }
 
 int ChildProcess::Terminate() {
+    Signal(SIGTERM);
+    return Wait();
+}
+
+void ChildProcess::Signal(int signal) {
+    if (pid_ > 0) {
+        ::kill(pid_, signal);
+    }
+}
+
+int ChildProcess::Wait() {
     if (pid_ <= 0) {
         return -1;
     }
-    ::kill(pid_, SIGTERM);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;

@@ -35,6 +35,10 @@ class ChildProcess {
     void Kill();
     /// SIGTERM; waits and returns the exit status (128 + signal when killed by one).
     int Terminate();
+    /// Sends `signal` and returns at once.
+    void Signal(int signal);
+    /// Waits for the child to end; its exit status as Terminate gives it.
+    int Wait();
     /// Everything it wrote to stderr so far.
     std::string Log() const;
     /// Resident memory now, from /proc; -1 when gone.

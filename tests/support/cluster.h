@@ -35,6 +35,9 @@ class RoleProcess {
     void Kill() { process_.Kill(); }
     /// SIGTERM; waits and returns the exit status.
     int Terminate() { return process_.Terminate(); }
+    /// Sends `signal` without waiting; Wait() for the exit status.
+    void Signal(int signal) { process_.Signal(signal); }
+    int Wait() { return process_.Wait(); }
     std::string Log() const { return process_.Log(); }
     /// Waits until the log contains `text`; false when it did not within `limit`.
     bool WaitForLog(const std::string& text, std::chrono::milliseconds limit) const;
