@@ -14,11 +14,19 @@ Kinds and their URLs (printed by start, and kept in DIR/url):
     congodb   CongoDB (scripts/install-congodb) mongodb://127.0.0.1:PORT/video2mp3
     smtp      tests/support/smtp_sink.py       smtp://127.0.0.1:PORT (messages in DIR/mail)
 
+`up` and `start` also take --host ADDR (an IPv4 address of this machine, 127.0.0.1 by
+default; `start` again keeps the address of the first start): each server then listens on
+ADDR, on a port free there, and the URLs name ADDR; PostgreSQL then also accepts password
+logins from other hosts. tests/deploy/multihost_test.sh uses it inside
+a network namespace of its own, where 127.0.0.1 must still be up: RabbitMQ's node is
+NAME@localhost and registers with an epmd of that namespace.
+
 PostgreSQL refuses to run as root, so as root its cluster belongs to the `postgres` user
 and lives under /tmp (which that user can reach whatever the checkout's permissions).
 """
 
 import argparse
+import ipaddress
 import os
 import pathlib
 import secrets
@@ -29,17 +37,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 SOURCE_DIR = pathlib.Path(__file__).resolve().parents[2]
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 RABBITMQ_SERVER = pathlib.Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 START_TIMEOUT_S = 90
+LOOPBACK = "127.0.0.1"
 
 
-def free_port() -> int:
+def free_port(host: str = LOOPBACK) -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def ipv4_address(text: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def read(path: pathlib.Path, default: str = "") -> str:
@@ -119,10 +136,10 @@ def wait_until(check, what: str, log: pathlib.Path, process=None) -> None:
     raise SystemExit(f"test_servers: {what} did not start; its log ends:\n{tail}")
 
 
-def amqp_answers(port: int) -> bool:
+def amqp_answers(port: int, host: str = LOOPBACK) -> bool:
     """True when an AMQP 0-9-1 broker answers the protocol header with connection.start."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+        with socket.create_connection((host, port), timeout=1) as connection:
             connection.sendall(b"AMQP\x00\x00\x09\x01")
             first = connection.recv(7)
             return len(first) == 7 and first[0] == 1
@@ -130,9 +147,9 @@ def amqp_answers(port: int) -> bool:
         return False
 
 
-def port_listens(port: int) -> bool:
+def port_listens(port: int, host: str = LOOPBACK) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
@@ -140,13 +157,13 @@ def port_listens(port: int) -> bool:
 
 # ---- RabbitMQ -------------------------------------------------------------------------
 
-def start_amqp(directory: pathlib.Path, port: int) -> str:
-    dist_port = int(read(directory / "dist_port", "0")) or free_port()
+def start_amqp(directory: pathlib.Path, port: int, host: str) -> str:
+    dist_port = int(read(directory / "dist_port", "0")) or free_port(host)
     (directory / "dist_port").write_text(str(dist_port))
     (directory / "enabled_plugins").write_text("[].\n")
     (directory / "rabbitmq.conf").write_text(
         "loopback_users = none\n"
-        f"listeners.tcp.default = 127.0.0.1:{port}\n"
+        f"listeners.tcp.default = {host}:{port}\n"
         "disk_free_limit.absolute = 50MB\n"
         # Longer than any conversion the tests run; see docs for production values.
         "consumer_timeout = 3600000\n")
@@ -159,7 +176,7 @@ def start_amqp(directory: pathlib.Path, port: int) -> str:
         "HOME": str(directory),
         "RABBITMQ_NODENAME": f"video2mp3-test-{port}@localhost",
         "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_IP_ADDRESS": host,
         "RABBITMQ_DIST_PORT": str(dist_port),
         "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
         "RABBITMQ_LOG_BASE": str(directory / "log"),
@@ -170,9 +187,9 @@ def start_amqp(directory: pathlib.Path, port: int) -> str:
     })
     process = spawn([str(RABBITMQ_SERVER)], directory / "server.log", env)
     (directory / "pgid").write_text(str(process.pid))
-    wait_until(lambda: amqp_answers(port), "rabbitmq-server", directory / "server.log",
+    wait_until(lambda: amqp_answers(port, host), "rabbitmq-server", directory / "server.log",
                process)
-    return f"amqp://guest:guest@127.0.0.1:{port}/"
+    return f"amqp://guest:guest@{host}:{port}/"
 
 
 # ---- PostgreSQL -----------------------------------------------------------------------
@@ -183,7 +200,7 @@ def as_postgres(argv):
     return argv
 
 
-def start_postgres(directory: pathlib.Path, port: int) -> str:
+def start_postgres(directory: pathlib.Path, port: int, host: str) -> str:
     cluster = pathlib.Path(read(directory / "cluster") or tempfile.mkdtemp(prefix="v2m-pg-"))
     (directory / "cluster").write_text(str(cluster))
     password = read(directory / "password") or secrets.token_hex(12)
@@ -203,7 +220,14 @@ def start_postgres(directory: pathlib.Path, port: int) -> str:
             "--auth=scram-sha-256", f"--pwfile={password_file}", "--no-sync"]),
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         password_file.unlink()
-    options = (f"-p {port} -k {cluster} -c listen_addresses=127.0.0.1 "
+    if host != LOOPBACK:
+        # initdb trusts loopback clients only; clients of another address log in by password.
+        hba = data / "pg_hba.conf"
+        remote = "host all all all scram-sha-256"
+        if remote not in hba.read_text():
+            with open(hba, "a") as conf:
+                conf.write(f"{remote}\n")
+    options = (f"-p {port} -k {cluster} -c listen_addresses={host} "
                "-c max_connections=200 -c shared_buffers=32MB")
     # pg_ctl returns once the server accepts connections; the postmaster stays in the
     # session started here, which `stop --kill` signals.
@@ -215,10 +239,10 @@ def start_postgres(directory: pathlib.Path, port: int) -> str:
     (directory / "pgid").write_text(str(os.getpgid(postmaster)))
     env = dict(os.environ, PGPASSWORD=password)
     if fresh:
-        subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U",
+        subprocess.run([str(PG_BIN / "psql"), "-h", host, "-p", str(port), "-U",
                         "video2mp3", "-d", "postgres", "-q", "-c", "CREATE DATABASE video2mp3"],
                        check=True, env=env, stdout=subprocess.DEVNULL)
-    return f"postgresql://video2mp3:{password}@127.0.0.1:{port}/video2mp3"
+    return f"postgresql://video2mp3:{password}@{host}:{port}/video2mp3"
 
 
 def stop_postgres(directory: pathlib.Path, kill: bool) -> None:
@@ -235,37 +259,72 @@ def stop_postgres(directory: pathlib.Path, kill: bool) -> None:
 
 # ---- CongoDB and the SMTP sink --------------------------------------------------------
 
-def start_congodb(directory: pathlib.Path, port: int) -> str:
+# congodb_server.mjs and smtp_sink.py bind 127.0.0.1. For another address they run unchanged
+# behind a preamble that turns their bind of 127.0.0.1 into a bind of that address.
+NODE_LISTEN_ON = """
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+    if (args[1] === '127.0.0.1') args[1] = %s;
+    return listen.apply(this, args);
+};
+"""
+
+PYTHON_LISTEN_ON = """
+import asyncio.base_events, runpy, sys
+host = sys.argv.pop(1)
+create_server = asyncio.base_events.BaseEventLoop.create_server
+async def create_server_on_host(self, factory, address=None, *args, **kwargs):
+    address = host if address == '127.0.0.1' else address
+    return await create_server(self, factory, address, *args, **kwargs)
+asyncio.base_events.BaseEventLoop.create_server = create_server_on_host
+sys.argv.pop(0)
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+def start_congodb(directory: pathlib.Path, port: int, host: str) -> str:
     lib = subprocess.run([str(SOURCE_DIR / "scripts" / "install-congodb")], check=True,
                          capture_output=True, text=True).stdout.strip()
     log = directory / "server.log"
-    process = spawn(["node", str(SOURCE_DIR / "tests" / "support" / "congodb_server.mjs"),
-                     "--lib", lib, "--port", str(port)], log)
+    node = ["node"]
+    if host != LOOPBACK:
+        preamble = NODE_LISTEN_ON % repr(host)
+        node += ["--import", "data:text/javascript," + urllib.parse.quote(preamble)]
+    process = spawn(node + [str(SOURCE_DIR / "tests" / "support" / "congodb_server.mjs"),
+                            "--lib", lib, "--port", str(port)], log)
     (directory / "pgid").write_text(str(process.pid))
     wait_until(lambda: "listening" in read(log), "CongoDB", log, process)
-    return f"mongodb://127.0.0.1:{port}/video2mp3"
+    return f"mongodb://{host}:{port}/video2mp3"
 
 
-def start_smtp(directory: pathlib.Path, port: int) -> str:
+def start_smtp(directory: pathlib.Path, port: int, host: str) -> str:
     log = directory / "server.log"
     (directory / "mail").mkdir(exist_ok=True)
-    process = spawn(["/usr/bin/python3", str(SOURCE_DIR / "tests" / "support" / "smtp_sink.py"),
-                     "--port", str(port), "--dir", str(directory / "mail")], log)
+    python = ["/usr/bin/python3"]
+    if host != LOOPBACK:
+        python += ["-c", PYTHON_LISTEN_ON, host]
+    process = spawn(python + [str(SOURCE_DIR / "tests" / "support" / "smtp_sink.py"),
+                              "--port", str(port), "--dir", str(directory / "mail")], log)
     (directory / "pgid").write_text(str(process.pid))
-    wait_until(lambda: port_listens(port), "smtp_sink.py", log, process)
-    return f"smtp://127.0.0.1:{port}"
+    wait_until(lambda: port_listens(port, host), "smtp_sink.py", log, process)
+    return f"smtp://{host}:{port}"
 
 
 STARTERS = {"amqp": start_amqp, "postgres": start_postgres, "congodb": start_congodb,
             "smtp": start_smtp}
 
 
-def start(kind: str, directory: pathlib.Path) -> str:
+def start(kind: str, directory: pathlib.Path, host=None) -> str:
+    """Starts KIND in DIRECTORY; host None means the address of an earlier start, or loopback."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "kind").write_text(kind)
-    port = int(read(directory / "port", "0")) or free_port()
+    if host is not None:
+        (directory / "host").write_text(host)
+    host = host or read(directory / "host") or LOOPBACK
+    port = int(read(directory / "port", "0")) or free_port(host)
     (directory / "port").write_text(str(port))
-    url = STARTERS[kind](directory, port)
+    url = STARTERS[kind](directory, port, host)
     (directory / "url").write_text(url)
     return url
 
@@ -291,12 +350,16 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up")
     up.add_argument("--dir", required=True, type=pathlib.Path)
+    up.add_argument("--host", type=ipv4_address,
+                    help="IPv4 address to listen on (default 127.0.0.1)")
     up.add_argument("kinds", nargs="+", choices=sorted(STARTERS))
     down = sub.add_parser("down")
     down.add_argument("--dir", required=True, type=pathlib.Path)
     one = sub.add_parser("start")
     one.add_argument("kind", choices=sorted(STARTERS))
     one.add_argument("--dir", required=True, type=pathlib.Path)
+    one.add_argument("--host", type=ipv4_address,
+                     help="IPv4 address to listen on (default: as before, or 127.0.0.1)")
     halt = sub.add_parser("stop")
     halt.add_argument("--dir", required=True, type=pathlib.Path)
     halt.add_argument("--kill", action="store_true")
@@ -314,7 +377,7 @@ def main() -> int:
         root.mkdir(parents=True, exist_ok=True)
         lines = []
         for kind in arguments.kinds:
-            url = start(kind, root / kind)
+            url = start(kind, root / kind, arguments.host)
             lines.append(f"{kind}={url}")
             print(f"{kind}: {url}", flush=True)
         (root / "servers.env").write_text("\n".join(lines) + "\n")
@@ -327,7 +390,7 @@ def main() -> int:
                     stop(child, kill=False)
                     remove(child)
     elif arguments.command == "start":
-        print(start(arguments.kind, arguments.dir), flush=True)
+        print(start(arguments.kind, arguments.dir, arguments.host), flush=True)
     elif arguments.command == "stop":
         stop(arguments.dir, arguments.kill)
         if arguments.remove:
