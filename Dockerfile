@@ -9,9 +9,11 @@ COPY scripts/install-deps /usr/local/bin/install-deps
 RUN install-deps --build && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt CMakePresets.json ./
+COPY cmake cmake
 COPY include include
 COPY src src
 COPY bench bench
+COPY web web
 RUN cmake --preset release -DVIDEO2MP3_BUILD_TESTS=OFF \
     && cmake --build --preset release --target video2mp3 \
     && strip build/release/video2mp3
@@ -24,6 +26,7 @@ RUN apt-get update \
         libavcodec59 libavformat59 libavutil57 libswresample4 \
         libbson-1.0-0 libmongoc-1.0-0 librabbitmq4 libpq5 libpqxx-6.4 libsqlite3-0 \
         libcpp-httplib0.11 libcurl4 libfmt9 libjwt0 libsodium23 libspdlog1.10 libssl3 \
+        libyaml-cpp0.7 \
         libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 video2mp3 \

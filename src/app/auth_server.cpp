@@ -119,6 +119,12 @@ AuthServer::AuthServer(AuthServerConfig config, Authenticator& auth, UserStore& 
     });
 }
 
+const std::vector<gateway::Route>& AuthServer::Routes() {
+    static const std::vector<gateway::Route> routes = {
+        {"POST", "/login"}, {"POST", "/validate"}, {"GET", "/healthz"}, {"GET", "/readyz"}};
+    return routes;
+}
+
 int AuthServer::Bind(const std::string& host, int port) {
     return gateway::BindServer(server_, host, port);
 }

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include "gateway/gateway.h"
 #include "video2mp3/ports/authenticator.h"
 #include "video2mp3/ports/user_store.h"
 
@@ -54,6 +56,9 @@ class AuthServer {
 
     /// Stops taking connections; thread-safe, may be called from any thread.
     void Stop();
+
+    /// The routes above; the API description (web/openapi.yaml) lists each of them.
+    static const std::vector<gateway::Route>& Routes();
 
  private:
     void Login(const httplib::Request& request, httplib::Response& response);

@@ -11,9 +11,12 @@
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <span>
+#include <stdexcept>
 
 #include "gateway/http_common.h"
+#include "gateway/web_assets.h"
 #include "video2mp3/domain/random_id.h"
 #include "video2mp3/ports/errors.h"
 #include "workers/job_message.h"
@@ -59,21 +62,6 @@ std::string CleanFilename(std::string name) {
     return clean;
 }
 
-/// The low-cardinality route label for metrics.
-std::string RouteOf(const httplib::Request& request) {
-    const std::string& path = request.path;
-    for (const char* route :
-         {"/login", "/upload", "/jobs", "/download", "/healthz", "/readyz", "/metrics"}) {
-        if (path == route) {
-            return route;
-        }
-    }
-    if (path.rfind("/jobs/", 0) == 0) {
-        return "/jobs/{id}";
-    }
-    return "other";
-}
-
 /// `attachment; filename="ascii"; filename*=UTF-8''percent-encoded` for a name with .mp3.
 std::string ContentDisposition(const std::string& original) {
     std::filesystem::path name = original.empty() ? "audio" : original;
@@ -93,19 +81,21 @@ std::string ContentDisposition(const std::string& original) {
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-/// The methods a known path answers, for 405 replies; empty for unknown paths.
-std::string AllowedMethods(const std::string& path) {
-    if (path == "/login" || path == "/upload") {
-        return "POST";
-    }
-    if (path == "/jobs" || path == "/download" || path == "/healthz" || path == "/readyz" ||
-        path == "/metrics") {
-        return "GET";
-    }
-    if (path.rfind("/jobs/", 0) == 0 && path.find('/', 6) == std::string::npos) {
-        return "GET, DELETE";
-    }
-    return {};
+/// A path of the API description as a regex: each `{name}` matches one path segment.
+std::string PathRegex(const std::string& path) {
+    static const std::regex kParameter(R"(\{[^}]+\})");
+    return std::regex_replace(path, kParameter, "([^/]+)");
+}
+
+/// Headers for the page's files: they load nothing from elsewhere and run no inline code,
+/// and no other site may frame them.
+void SetPageHeaders(httplib::Response& response) {
+    response.set_header("Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    response.set_header("X-Content-Type-Options", "nosniff");
+    response.set_header("Referrer-Policy", "no-referrer");
+    response.set_header("Cache-Control", "no-cache");
 }
 
 /// The auth service (or the user store behind it) failed: the client may try again soon.
@@ -162,19 +152,38 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
         }
         return httplib::Server::HandlerResponse::Unhandled;
     });
+    Handle("POST", "/login", [this](const auto& rq, auto& rs) { Login(rq, rs); });
+    // Streamed: the body goes into the blob store as it arrives.
+    Record("POST", "/upload");
     server_.Post("/upload",
                  [this](const auto& rq, auto& rs, const auto& reader) { Upload(rq, rs, reader); });
-    server_.Get("/jobs", [this](const auto& rq, auto& rs) { ListJobs(rq, rs); });
-    server_.Get(R"(/jobs/([^/]+))", [this](const auto& rq, auto& rs) { GetJob(rq, rs); });
-    server_.Delete(R"(/jobs/([^/]+))", [this](const auto& rq, auto& rs) { DeleteJob(rq, rs); });
-    server_.Get("/download", [this](const auto& rq, auto& rs) { Download(rq, rs); });
-    server_.Get("/healthz", [](const auto&, auto& rs) { rs.set_content("ok\n", "text/plain"); });
-    server_.Get("/readyz", [this](const auto& rq, auto& rs) { Ready(rq, rs); });
-    server_.Get("/metrics", [this](const auto&, auto& rs) {
+    Handle("GET", "/jobs", [this](const auto& rq, auto& rs) { ListJobs(rq, rs); });
+    Handle("GET", "/jobs/{id}", [this](const auto& rq, auto& rs) { GetJob(rq, rs); });
+    Handle("DELETE", "/jobs/{id}", [this](const auto& rq, auto& rs) { DeleteJob(rq, rs); });
+    Handle("GET", "/download", [this](const auto& rq, auto& rs) { Download(rq, rs); });
+    Handle("GET", "/limits", [this](const auto& rq, auto& rs) { Limits(rq, rs); });
+    Handle("GET", "/healthz", [](const auto&, auto& rs) { rs.set_content("ok\n", "text/plain"); });
+    Handle("GET", "/readyz", [this](const auto& rq, auto& rs) { Ready(rq, rs); });
+    Handle("GET", "/metrics", [this](const auto&, auto& rs) {
         rs.set_content(metrics_.Render(), "text/plain; version=0.0.4");
     });
 
-    server_.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
+    // The web page and the API description, from the files compiled into the binary.
+    for (const WebFile& file : EmbeddedWebFiles()) {
+        const std::string name(file.name);
+        if (name == "index.html") {
+            ServeWebFile("/", name);
+        } else if (name == "docs.html") {
+            ServeWebFile("/docs", name);
+        } else {
+            ServeWebFile("/" + name, name);
+        }
+    }
+    Handle("GET", "/openapi.json", [](const auto&, auto& rs) {
+        rs.set_content(OpenApiDocument().dump(2), "application/json");
+    });
+
+    server_.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
         const std::string allowed = AllowedMethods(request.path);
         if (response.body.empty() && !allowed.empty() &&
             allowed.find(request.method) == std::string::npos) {
@@ -209,9 +218,57 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
         ReplyError(response, 500, "internal error");
     });
     server_.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
-        metrics_.CountRequest(RouteOf(request), response.status);
+        metrics_.CountRequest(RouteOf(request.path), response.status);
         spdlog::debug("gateway: {} {} -> {}", request.method, request.path, response.status);
     });
+}
+
+void Gateway::Record(const std::string& method, const std::string& path) {
+    routes_.push_back({method, path});
+    route_patterns_.emplace_back(PathRegex(path));
+}
+
+void Gateway::Handle(const std::string& method, const std::string& path, Handler handler) {
+    Record(method, path);
+    const std::string pattern = PathRegex(path);
+    if (method == "GET") {
+        server_.Get(pattern, std::move(handler));
+    } else if (method == "POST") {
+        server_.Post(pattern, std::move(handler));
+    } else if (method == "DELETE") {
+        server_.Delete(pattern, std::move(handler));
+    } else {
+        throw std::logic_error("Gateway::Handle: no method " + method);
+    }
+}
+
+void Gateway::ServeWebFile(const std::string& path, std::string_view name) {
+    const std::string content_type = ContentTypeOf(name);
+    const std::string_view content = FindWebFile(name)->content;
+    Handle("GET", path, [content_type, content](const auto&, auto& rs) {
+        SetPageHeaders(rs);
+        rs.set_content(content.data(), content.size(), content_type);
+    });
+}
+
+std::string Gateway::AllowedMethods(const std::string& path) const {
+    std::string allowed;
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        if (std::regex_match(path, route_patterns_[i]) &&
+            allowed.find(routes_[i].method) == std::string::npos) {
+            allowed += (allowed.empty() ? "" : ", ") + routes_[i].method;
+        }
+    }
+    return allowed;
+}
+
+std::string Gateway::RouteOf(const std::string& path) const {
+    for (std::size_t i = 0; i < routes_.size(); ++i) {
+        if (std::regex_match(path, route_patterns_[i])) {
+            return routes_[i].path;
+        }
+    }
+    return "other";
 }
 
 int Gateway::Bind(const std::string& host, int port) {
@@ -295,7 +352,11 @@ void Gateway::Login(const httplib::Request& request, httplib::Response& response
                            std::to_string(result.retry_after.count()) + " seconds");
             return;
         case LoginResult::Outcome::kBadCredentials:
-            response.set_header("WWW-Authenticate", "Basic realm=\"video2mp3\"");
+            // A script (the web page) asks without the challenge, which would make the
+            // browser open a password dialog of its own over the page.
+            if (request.get_header_value("X-Requested-With") != "XMLHttpRequest") {
+                response.set_header("WWW-Authenticate", "Basic realm=\"video2mp3\"");
+            }
             ReplyError(response, 401, "wrong e-mail or password");
             return;
     }
@@ -557,6 +618,10 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
                 source->Read(std::span(buffer.data(), std::min(length, buffer.size())));
             return got > 0 && sink.write(reinterpret_cast<const char*>(buffer.data()), got);
         });
+}
+
+void Gateway::Limits(const httplib::Request&, httplib::Response& response) {
+    Reply(response, 200, {{"max_upload_bytes", config_.max_upload_bytes}});
 }
 
 void Gateway::Ready(const httplib::Request&, httplib::Response& response) {

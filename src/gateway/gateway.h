@@ -4,9 +4,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "gateway/metrics.h"
 #include "video2mp3/ports/authenticator.h"
@@ -16,13 +20,24 @@
 
 namespace video2mp3::gateway {
 
+/// A route the server answers: the method and the path as the API description writes it
+/// (`/jobs/{id}` for a path with a parameter).
+struct Route {
+    std::string method;
+    std::string path;
+
+    bool operator==(const Route&) const = default;
+};
+
 struct GatewayConfig {
     std::uint64_t max_upload_bytes = 2ULL << 30;  ///< VIDEO2MP3_MAX_UPLOAD_BYTES
     std::string public_url;                       ///< base for download_url; empty: relative
 };
 
-/// The public HTTP API: login, upload, jobs, download, health and metrics. Every request
-/// but /login, /healthz, /readyz and /metrics needs a bearer token; every object is checked
+/// The public HTTP API: login, upload, jobs, download, health and metrics, plus the web page
+/// (`/`) and the API description (`/openapi.yaml`, `/docs`). Every request but /login,
+/// /limits, /healthz, /readyz, /metrics and the page's files needs a bearer token; every
+/// object is checked
 /// against its owner, and another user's object answers exactly as a missing one does.
 /// Errors are JSON `{"error": "..."}` with a reason a person can read.
 ///
@@ -50,6 +65,10 @@ class Gateway {
     /// requests while those in flight finish. Thread-safe.
     void SetDraining() { draining_ = true; }
 
+    /// Every route this server answers, in the order they were registered; the API
+    /// description (web/openapi.yaml) lists exactly these.
+    const std::vector<Route>& Routes() const { return routes_; }
+
  private:
     void Login(const httplib::Request& request, httplib::Response& response);
     void Upload(const httplib::Request& request, httplib::Response& response,
@@ -59,6 +78,19 @@ class Gateway {
     void DeleteJob(const httplib::Request& request, httplib::Response& response);
     void Download(const httplib::Request& request, httplib::Response& response);
     void Ready(const httplib::Request& request, httplib::Response& response);
+    void Limits(const httplib::Request& request, httplib::Response& response);
+
+    using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+    /// Records METHOD PATH in Routes() (Handle does it; Upload registers by hand).
+    void Record(const std::string& method, const std::string& path);
+    /// Registers `handler` for METHOD PATH (PATH as in the API description) and records it.
+    void Handle(const std::string& method, const std::string& path, Handler handler);
+    /// Serves the embedded web file `name` at PATH.
+    void ServeWebFile(const std::string& path, std::string_view name);
+    /// The methods PATH answers ("GET, DELETE"), for 405 replies; empty for an unknown path.
+    std::string AllowedMethods(const std::string& path) const;
+    /// The route PATH belongs to, as a low-cardinality metrics label ("other" for none).
+    std::string RouteOf(const std::string& path) const;
 
     /// The caller's claims, or nothing after answering 401 (or 503 when the auth service
     /// cannot be asked).
@@ -78,6 +110,8 @@ class Gateway {
     JobQueue& queue_;
     Metrics& metrics_;
     std::atomic<bool> draining_{false};
+    std::vector<Route> routes_;
+    std::vector<std::regex> route_patterns_;  ///< routes_[i]'s path as a regex
     httplib::Server server_;
 };
 
