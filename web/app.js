@@ -7,6 +7,7 @@
 const TOKEN_KEY = "video2mp3.token";
 const EMAIL_KEY = "video2mp3.email";
 const POLL_MS = 1500;
+const JOBS_SHOWN = 100;  // the API's largest page
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
@@ -82,7 +83,13 @@ function explainStatus(status, body, retryAfter, context) {
         ? `The file is too large: the limit is ${formatBytes(state.maxUploadBytes)}.`
         : "The file is too large for this server.";
     case 429: {
-      const wait = retryAfter ? ` Wait ${retryAfter} seconds, then try again.` : " Wait a while.";
+      const seconds = Number(retryAfter);
+      let wait = " Wait a while.";
+      if (seconds >= 120) {
+        wait = ` Wait ${Math.ceil(seconds / 60)} minutes, then try again.`;
+      } else if (seconds > 0) {
+        wait = ` Wait ${seconds} seconds, then try again.`;
+      }
       return `Too many attempts: slow down.${wait}`;
     }
     case 503:
@@ -97,6 +104,7 @@ function explainStatus(status, body, retryAfter, context) {
 
 function showMessage(text, kind = "error") {
   const box = $("message");
+  delete box.dataset.fromPoll;  // pollJobs marks its own messages after showing them
   box.textContent = text;
   box.className = kind === "info" ? "info" : "";
   box.hidden = false;
@@ -389,13 +397,21 @@ async function download(job, control) {
 }
 
 async function deleteJob(job, control) {
-  if (!window.confirm(`Delete "${job.filename || job.job_id}" and its MP3?`)) {
+  const what = `"${job.filename || job.job_id}"` + (job.mp3_fid ? " and its MP3" : "");
+  if (!window.confirm(`Delete ${what}?`)) {
     return;
   }
   control.disabled = true;
   const result = await api(`jobs/${encodeURIComponent(job.job_id)}`, { method: "DELETE" });
   if (result.ok || result.status === 404) {
+    // Keyboard users keep their place: focus moves to the next job (or the upload button).
+    const card = state.jobCards.get(job.job_id);
+    const next = card && (card.root.nextElementSibling || card.root.previousElementSibling);
     removeJobCard(job.job_id);
+    const target = next ? next.querySelector("button, a") : $("file-input");
+    if (target) {
+      target.focus();
+    }
     return;
   }
   control.disabled = false;
@@ -493,6 +509,7 @@ function renderJobs(jobs) {
     }
   }
   $("no-jobs").hidden = jobs.length > 0;
+  $("jobs-more").hidden = jobs.length < JOBS_SHOWN;
 }
 
 async function pollJobs() {
@@ -501,7 +518,7 @@ async function pollJobs() {
   }
   state.polling = true;
   try {
-    const result = await api("jobs?limit=100");
+    const result = await api(`jobs?limit=${JOBS_SHOWN}`);
     if (result.ok && result.body && Array.isArray(result.body.jobs)) {
       renderJobs(result.body.jobs);
       if (!$("message").hidden && $("message").dataset.fromPoll === "1") {

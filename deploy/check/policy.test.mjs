@@ -2,7 +2,7 @@
 // Run: node --test deploy/check/
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkAll, imagePinned, nginxSize } from "./policy.mjs";
+import { checkAll, cpuBudget, cpuCores, imagePinned, nginxSize } from "./policy.mjs";
 import { checkCompose, checkDockerfile } from "./artifacts.mjs";
 import { validateObject } from "./schema.mjs";
 
@@ -37,22 +37,35 @@ function role(name, replicas) {
                         securityContext: { allowPrivilegeEscalation: false,
                                            readOnlyRootFilesystem: true,
                                            capabilities: { drop: ["ALL"] } },
-                        volumeMounts: [{ name: "secrets", mountPath: "/run/secrets" }],
+                        volumeMounts: [{ name: "secrets", mountPath: "/run/secrets", readOnly: true },
+                                       { name: "tmp", mountPath: "/tmp" }],
                     }],
-                    volumes: [{ name: "secrets", secret: { secretName: "video2mp3-secrets" } }],
+                    volumes: [{ name: "secrets", secret: { secretName: "video2mp3-secrets" } },
+                              { name: "tmp", emptyDir: {} }],
                 },
             },
         },
     };
 }
 
+function gateway() {
+    const deployment = role("gateway", 2);
+    const pod = deployment.spec.template.spec;
+    pod.terminationGracePeriodSeconds = 150;
+    Object.assign(pod.containers[0].readinessProbe, { periodSeconds: 5, failureThreshold: 2 });
+    return deployment;
+}
+
 function goodObjects() {
     const base64 = (text) => Buffer.from(text).toString("base64");
     return [
-        role("gateway", 2), role("auth", 2), role("converter", 4), role("notifier", 2),
+        gateway(), role("auth", 2), role("converter", 4), role("notifier", 2),
         ...["gateway", "auth", "converter", "notifier"].map((name) => ({
             apiVersion: "v1", kind: "ConfigMap", metadata: { name: `${name}-config` },
-            data: name === "gateway" ? { VIDEO2MP3_MAX_UPLOAD_BYTES: "2147483648" } : {},
+            data: {
+                gateway: { VIDEO2MP3_MAX_UPLOAD_BYTES: "2147483648", VIDEO2MP3_SHUTDOWN_DELAY: "15" },
+                converter: { VIDEO2MP3_SCRATCH_DIR: "/tmp/scratch" },
+            }[name] ?? {},
         })),
         {
             apiVersion: "v1", kind: "Secret", metadata: { name: "video2mp3-secrets" },
@@ -68,7 +81,7 @@ function goodObjects() {
         {
             apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: {
                 name: "gateway", annotations: {
-                    "nginx.ingress.kubernetes.io/proxy-body-size": "2048m",
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "2050m",
                     "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
                     "nginx.ingress.kubernetes.io/proxy-send-timeout": "600",
                     "nginx.ingress.kubernetes.io/proxy-read-timeout": "600",
@@ -82,6 +95,25 @@ function goodObjects() {
             apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
             metadata: { name: "default-deny" },
             spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        },
+        {
+            apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+            metadata: { name: "auth-from-gateway" },
+            spec: {
+                podSelector: { matchLabels: { "app.kubernetes.io/component": "auth" } },
+                policyTypes: ["Ingress"],
+                ingress: [{
+                    from: [{
+                        podSelector: {
+                            matchLabels: { "app.kubernetes.io/name": "video2mp3" },
+                            matchExpressions: [{ key: "app.kubernetes.io/component",
+                                                 operator: "In", values: ["gateway"] }],
+                        },
+                        namespaceSelector: { matchLabels: { team: "video2mp3" } },
+                    }, { ipBlock: { cidr: "10.20.0.0/16" } }],
+                    ports: [{ protocol: "TCP", port: 8081 }],
+                }],
+            },
         },
     ];
 }
@@ -151,6 +183,16 @@ test("the restricted security context is required", () => {
                 /runs as user 0/);
 });
 
+test("a read-only root has writable volumes at /tmp and the converter's scratch folder", () => {
+    assertFlags((o) => { container(o, "notifier").volumeMounts.pop(); },
+                /notifier.*read-only and nothing writable is mounted at \/tmp/);
+    assertFlags((o) => { container(o, "auth").volumeMounts[1].readOnly = true; },
+                /auth.*nothing writable is mounted at \/tmp/);
+    assertFlags((o) => {
+        find(o, "ConfigMap", "converter-config").data.VIDEO2MP3_SCRATCH_DIR = "/scratch";
+    }, /converter.*nothing writable is mounted at \/scratch/);
+});
+
 test("image tags are pinned", () => {
     assert.equal(imagePinned("video2mp3:0.1.0"), true);
     assert.equal(imagePinned("registry.example.com:5000/video2mp3:0.1.0"), true);
@@ -186,7 +228,20 @@ test("the Ingress exposes only the gateway and lets a whole upload through", () 
     }, /only the gateway may be exposed/);
     assertFlags((o) => {
         find(o, "ConfigMap", "gateway-config").data.VIDEO2MP3_MAX_UPLOAD_BYTES = "4294967296";
-    }, /proxy-body-size is 2147483648 bytes but VIDEO2MP3_MAX_UPLOAD_BYTES is 4294967296/);
+    }, /proxy-body-size is 2149580800 bytes, less than VIDEO2MP3_MAX_UPLOAD_BYTES 4294967296/);
+    // Equal to the upload limit is too small: the multipart headers come on top.
+    const bodySize = (value) => (o) => {
+        find(o, "Ingress", "gateway").metadata.annotations[
+            "nginx.ingress.kubernetes.io/proxy-body-size"] = value;
+    };
+    assertFlags(bodySize("2048m"), /2147483648 \+ 1048576 bytes of multipart overhead/);
+    assertFlags(bodySize("0"), /proxy-body-size is 0 bytes, less than/);
+    assertFlags(bodySize("5g"), /twice or more the largest body/);
+    assert.deepEqual(problemsAfter(bodySize("2100m")), []);
+    // The overhead the gateway's source says.
+    const objects = goodObjects();
+    assert.match(checkAll(objects, { multipartOverhead: 64 * 1024 ** 2 }).join("\n"),
+                 /less than VIDEO2MP3_MAX_UPLOAD_BYTES 2147483648 \+ 67108864/);
     assertFlags((o) => {
         delete find(o, "Ingress", "gateway").metadata.annotations[
             "nginx.ingress.kubernetes.io/proxy-request-buffering"];
@@ -285,4 +340,72 @@ test("compose: every role and server, pinned, the gateway on 8080", () => {
     assert.match(check((s) => { s.postgres.image = "postgres"; }), /postgres's image postgres is not pinned/);
     assert.match(check((s) => { s.gateway.ports = ["8000:8080"]; }), /not published on port 8080/);
     assert.match(check((s) => { s.auth.command = ["gateway"]; }), /auth does not run/);
+});
+
+test("the gateway is marked unready before it stops, and has time to drain", () => {
+    const gatewayPod = (o) => find(o, "Deployment", "gateway").spec.template.spec;
+    assertFlags((o) => {
+        find(o, "ConfigMap", "gateway-config").data.VIDEO2MP3_SHUTDOWN_DELAY = "5";
+    }, /SHUTDOWN_DELAY 5 s is less than the readinessProbe's periodSeconds 5 x failureThreshold 2 = 10 s/);
+    assertFlags((o) => { delete find(o, "ConfigMap", "gateway-config").data.VIDEO2MP3_SHUTDOWN_DELAY; },
+                /SHUTDOWN_DELAY 0 s is less than/);
+    // The probe's defaults (10 s x 3) count when the manifest leaves them out.
+    assertFlags((o) => {
+        const probe = gatewayPod(o).containers[0].readinessProbe;
+        delete probe.periodSeconds;
+        delete probe.failureThreshold;
+    }, /periodSeconds 10 x failureThreshold 3 = 30 s/);
+    assertFlags((o) => { gatewayPod(o).containers[0].readinessProbe.periodSeconds = 10; },
+                /periodSeconds 10 x failureThreshold 2 = 20 s/);
+    assertFlags((o) => { gatewayPod(o).terminationGracePeriodSeconds = 120; },
+                /terminationGracePeriodSeconds 120 is not more than VIDEO2MP3_SHUTDOWN_DELAY 15 s \+ 108 s/);
+});
+
+test("NetworkPolicies are well formed: no nulls, no stray keys in a peer", () => {
+    const peer = (o) => find(o, "NetworkPolicy", "auth-from-gateway").spec.ingress[0].from[0];
+    // The selector indented beside `- podSelector:` instead of under it.
+    const misIndented = (o) => {
+        const p = peer(o);
+        Object.assign(p, p.podSelector);
+        p.podSelector = null;
+    };
+    assertFlags(misIndented, /spec.ingress\[0\].from\[0\].podSelector is null/);
+    assertFlags(misIndented, /from\[0\] has matchLabels, matchExpressions: a peer has only podSelector/);
+    assertFlags((o) => { peer(o).podSelector.matchLabel = { a: "b" }; },
+                /podSelector has matchLabel, which a label selector has not/);
+    assertFlags((o) => { delete peer(o).podSelector; delete peer(o).namespaceSelector; },
+                /from\[0\] names no podSelector, namespaceSelector or ipBlock/);
+    assertFlags((o) => { peer(o).ipBlock = { cidr: "10.0.0.0/8" }; },
+                /combines ipBlock with a selector/);
+    assertFlags((o) => {
+        const rule = find(o, "NetworkPolicy", "auth-from-gateway").spec.ingress[0];
+        rule.to = rule.from;
+        delete rule.from;
+    }, /spec.ingress\[0\] has to \(an ingress rule has only from and ports\)/);
+    assertFlags((o) => { peer(o).podSelector.matchExpressions[0].operator = "in"; },
+                /matchExpressions\[0\] is not \{key, operator/);
+    assertFlags((o) => { find(o, "NetworkPolicy", "default-deny").spec.podSelector = null; },
+                /default-deny: spec.podSelector is null/);
+    // A null anywhere else, and a key at the top that belongs under spec.
+    assertFlags((o) => { container(o, "auth").env = null; }, /Deployment\/auth: spec.template.spec.containers\[0\].env is null/);
+    assertFlags((o) => { find(o, "Service", "gateway").selector = {}; },
+                /Service\/gateway: unknown top-level key selector/);
+});
+
+test("the CPU requests fit the node, with a surge pod", () => {
+    assert.equal(cpuCores("250m"), 0.25);
+    assert.equal(cpuCores("2"), 2);
+    assert.equal(cpuCores("0.5"), 0.5);
+    assert.equal(cpuCores("lots"), undefined);
+    // 2 x 0.1 + 2 x 0.1 + 4 x 0.1 + 2 x 0.1 = 1 core; the largest surge is one 0.1 pod.
+    const sums = cpuBudget(goodObjects(), { cores: 4, reservedCores: 0.85 });
+    assert.deepEqual([sums.requested, sums.surge, sums.total, sums.problems], [1, 0.1, 1.95, []]);
+    assert.deepEqual(checkAll(goodObjects(), { cpu: { cores: 4, reservedCores: 0.85 } }), []);
+    const heavy = (o) => { container(o, "converter").resources.requests.cpu = "750m"; };
+    const objects = goodObjects();
+    heavy(objects);
+    // 0.6 + 4 x 0.75 = 3.6, + 0.85, + a 0.75 surge pod (25% of 4) = 5.2 > 4.
+    assert.match(checkAll(objects, { cpu: { cores: 4, reservedCores: 0.85 } }).join("\n"),
+                 /CPU requests 3.6 cores \+ 0.85 .* \+ 0.75 for a surge pod = 5.2 of 4: more than the node has/);
+    assert.deepEqual(checkAll(objects), []); // no budget where none is given
 });

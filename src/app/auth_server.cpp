@@ -28,19 +28,7 @@ constexpr int kRetryAfterSeconds = 5;
 /// The end user's address: the last X-Forwarded-For entry, which the nearest proxy (our
 /// gateway) wrote; earlier entries come from further away and anyone may forge them.
 std::string ClientAddress(const httplib::Request& request) {
-    const std::string forwarded = request.get_header_value("X-Forwarded-For");
-    const auto comma = forwarded.rfind(',');
-    std::string_view last = forwarded;
-    if (comma != std::string::npos) {
-        last.remove_prefix(comma + 1);
-    }
-    while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) {
-        last.remove_prefix(1);
-    }
-    while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) {
-        last.remove_suffix(1);
-    }
-    return last.empty() ? request.remote_addr : std::string(last);
+    return gateway::ForwardedClient(request, 1);
 }
 
 nlohmann::json ClaimsJson(const Claims& claims) {

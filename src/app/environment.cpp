@@ -1,13 +1,36 @@
 #include "app/environment.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace video2mp3::app {
+
+namespace {
+
+/// `%*` in a log pattern: the message as a JSON string, quotes and escapes included, so a
+/// message holding quotes, backslashes or newlines still makes one valid JSON line.
+class JsonMessage : public spdlog::custom_flag_formatter {
+ public:
+    void format(const spdlog::details::log_msg& message, const std::tm&,
+                spdlog::memory_buf_t& out) override {
+        const std::string text =
+            nlohmann::json(std::string(message.payload.data(), message.payload.size()))
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        out.append(text.data(), text.data() + text.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<JsonMessage>();
+    }
+};
+
+}  // namespace
 
 std::optional<std::string> EnvString(const std::string& name) {
     if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
@@ -80,11 +103,42 @@ std::pair<std::string, int> ParseListen(const std::string& text, const std::stri
     throw ConfigError(what + ": the port in '" + text + "' must be 0 to 65535");
 }
 
+void RequireMailbox(const std::string& variable, const std::string& value) {
+    const auto refuse = [&](const std::string& why) {
+        throw ConfigError(variable + ": '" + value + "' is not a sender address (" + why +
+                          "; e.g. 'video2mp3 <noreply@example.org>')");
+    };
+    if (value.find_first_of("\r\n") != std::string::npos) {
+        refuse("it holds a line break");
+    }
+    std::string address = value;
+    const auto open = value.rfind('<');
+    if (open != std::string::npos) {
+        const auto close = value.find('>', open);
+        if (close == std::string::npos) {
+            refuse("'<' without '>'");
+        }
+        address = value.substr(open + 1, close - open - 1);
+    }
+    const auto at = address.find('@');
+    if (address.empty() || at == 0 || at == std::string::npos || at + 1 == address.size() ||
+        address.find('@', at + 1) != std::string::npos ||
+        address.find_first_of(" \t<>") != std::string::npos) {
+        refuse("no single name@domain address in it");
+    }
+}
+
+bool IsWildcardHost(const std::string& host) {
+    return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]";
+}
+
 void ConfigureLogging(const std::string& default_level) {
     const std::string level = EnvString("VIDEO2MP3_LOG_LEVEL").value_or(default_level);
     const auto parsed = spdlog::level::from_str(level);
     if (parsed == spdlog::level::off && level != "off") {
-        throw ConfigError("VIDEO2MP3_LOG_LEVEL: expected trace, debug, info, warn, error or off");
+        throw ConfigError(
+            "VIDEO2MP3_LOG_LEVEL: expected trace, debug, info, warn, error or off, got '" + level +
+            "'");
     }
     spdlog::set_level(parsed);
     const std::string format = EnvString("VIDEO2MP3_LOG_FORMAT").value_or("text");
@@ -92,8 +146,10 @@ void ConfigureLogging(const std::string& default_level) {
         throw ConfigError("VIDEO2MP3_LOG_FORMAT: expected text or json, got '" + format + "'");
     }
     if (format == "json") {
-        spdlog::set_pattern(
-            R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":"%v"})");
+        auto formatter = std::make_unique<spdlog::pattern_formatter>();
+        formatter->add_flag<JsonMessage>('*').set_pattern(
+            R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","message":%*})");
+        spdlog::set_formatter(std::move(formatter));
     }
 }
 

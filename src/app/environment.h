@@ -27,6 +27,14 @@ bool EnvBool(const std::string& name, bool fallback);
 /// Splits "HOST:PORT"; throws ConfigError naming `what`.
 std::pair<std::string, int> ParseListen(const std::string& text, const std::string& what);
 
+/// Checks an e-mail sender such as `video2mp3 <noreply@example.org>` or `noreply@example.org`:
+/// one address with something on both sides of its '@', no spaces in it, and no line breaks
+/// anywhere. Throws ConfigError naming `variable`.
+void RequireMailbox(const std::string& variable, const std::string& value);
+
+/// True for an address that means "every address of this machine" (0.0.0.0, ::).
+bool IsWildcardHost(const std::string& host);
+
 /// Sets spdlog's level from VIDEO2MP3_LOG_LEVEL (default info) and JSON lines when
 /// VIDEO2MP3_LOG_FORMAT=json.
 void ConfigureLogging(const std::string& default_level = "info");

@@ -43,6 +43,7 @@ class RoleQueue {
     RoleQueue(const QueueSettings& settings, const std::string& role, int prefetch) {
         adapters::AmqpConfig amqp;
         amqp.url = settings.amqp_url;
+        amqp.ca_file = settings.amqp_ca_file;
         amqp.heartbeat = settings.heartbeat;
         amqp.prefetch = prefetch;
         amqp.delivery_limit = settings.delivery_limit;
@@ -55,11 +56,33 @@ class RoleQueue {
         }
         renamed_ =
             std::make_unique<RenamedJobQueue>(*amqp_, settings.video_queue, settings.mp3_queue);
+        DeclareAtStart({settings.video_queue, settings.mp3_queue});
     }
 
     JobQueue& Queue() { return *renamed_; }
 
  private:
+    /// Declares the queues now when the broker answers, so a queue that exists with other
+    /// arguments stops the role at start (exit 78) instead of failing every job later. A
+    /// broker that is not up yet is no reason to stop: the queues are declared on connect.
+    void DeclareAtStart(const std::vector<std::string>& queues) {
+        for (const std::string& queue : queues) {
+            try {
+                amqp_->Declare(queue, std::chrono::seconds(3));
+            } catch (const StorageError& error) {
+                if (!error.Transient()) {
+                    throw ConfigError(
+                        "VIDEO2MP3_DELIVERY_LIMIT / VIDEO2MP3_VIDEO_QUEUE / VIDEO2MP3_MP3_QUEUE: " +
+                        std::string(error.what()) +
+                        " (every role must use the settings the queue was made with, or the "
+                        "queue must be deleted first)");
+                }
+                spdlog::warn("amqp: queue {} not declared yet ({}); it will be on connecting",
+                             queue, error.what());
+            }
+        }
+    }
+
     std::unique_ptr<adapters::AmqpJobQueue> amqp_;
     std::unique_ptr<RenamedJobQueue> renamed_;
 };
@@ -184,6 +207,7 @@ int RunGatewayRole(const GatewayRoleConfig& config) {
     gateway::GatewayConfig gateway_config;
     gateway_config.max_upload_bytes = config.max_upload_bytes;
     gateway_config.public_url = config.public_url;
+    gateway_config.trusted_proxy_hops = config.trusted_proxy_hops;
     gateway::Gateway gateway(gateway_config, *auth, *stores.blobs, *stores.jobs, queue.Queue(),
                              metrics);
     int port = 0;
@@ -193,7 +217,8 @@ int RunGatewayRole(const GatewayRoleConfig& config) {
         throw ConfigError(std::string("VIDEO2MP3_LISTEN: ") + error.what());
     }
     const std::string url = "http://" + config.listen.host + ":" + std::to_string(port);
-    if (config.public_url.empty()) {
+    // Listening on every address: download links name whatever address each client used.
+    if (config.public_url.empty() && !IsWildcardHost(config.listen.host)) {
         gateway.SetPublicUrl(url);
     }
 

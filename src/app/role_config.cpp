@@ -1,5 +1,7 @@
 #include "app/role_config.h"
 
+#include <fstream>
+
 #include "app/environment.h"
 
 namespace video2mp3::app {
@@ -39,8 +41,18 @@ QueueSettings QueueFromEnv() {
     QueueSettings queue;
     queue.amqp_url =
         Required("VIDEO2MP3_AMQP_URL", "RabbitMQ's URL, e.g. amqp://user:password@rabbitmq:5672/");
-    // rabbitmq-c can speak TLS, but the queue adapter does not set it up yet.
-    RequireScheme("VIDEO2MP3_AMQP_URL", queue.amqp_url, {"amqp://"});
+    RequireScheme("VIDEO2MP3_AMQP_URL", queue.amqp_url, {"amqp://", "amqps://"});
+    queue.amqp_ca_file = EnvString("VIDEO2MP3_AMQP_CA_FILE").value_or("");
+    if (!queue.amqp_ca_file.empty()) {
+        if (queue.amqp_url.rfind("amqps://", 0) != 0) {
+            throw ConfigError(
+                "VIDEO2MP3_AMQP_CA_FILE: set, but VIDEO2MP3_AMQP_URL is not an amqps:// URL");
+        }
+        std::ifstream ca(queue.amqp_ca_file);
+        if (!ca) {
+            throw ConfigError("VIDEO2MP3_AMQP_CA_FILE: cannot read " + queue.amqp_ca_file);
+        }
+    }
     queue.video_queue = QueueName("VIDEO2MP3_VIDEO_QUEUE", queue.video_queue);
     queue.mp3_queue = QueueName("VIDEO2MP3_MP3_QUEUE", queue.mp3_queue);
     if (queue.video_queue == queue.mp3_queue) {
@@ -109,6 +121,8 @@ GatewayRoleConfig LoadGatewayRoleConfig() {
         EnvInteger("VIDEO2MP3_MAX_UPLOAD_BYTES", 2LL << 30, 1, std::int64_t{1} << 50));
     config.public_url = PublicUrl(false);
     config.shutdown_delay = std::chrono::seconds(EnvInteger("VIDEO2MP3_SHUTDOWN_DELAY", 0, 0, 300));
+    config.trusted_proxy_hops =
+        static_cast<int>(EnvInteger("VIDEO2MP3_TRUSTED_PROXY_HOPS", 0, 0, 10));
     config.sweep_grace =
         std::chrono::seconds(EnvInteger("VIDEO2MP3_SWEEP_GRACE", 3600, 60, 30LL * 86400));
     return config;
@@ -153,6 +167,7 @@ NotifierRoleConfig LoadNotifierRoleConfig() {
     config.smtp_password = EnvString("VIDEO2MP3_SMTP_PASSWORD").value_or("");
     config.smtp_tls = EnvBool("VIDEO2MP3_SMTP_TLS", true);
     config.mail_from = EnvString("VIDEO2MP3_MAIL_FROM").value_or(config.mail_from);
+    RequireMailbox("VIDEO2MP3_MAIL_FROM", config.mail_from);
     config.public_url = PublicUrl(true);
     config.health_listen = HealthListen();
     return config;

@@ -17,6 +17,7 @@ struct Listen {
 /// RabbitMQ settings shared by the gateway, converter and notifier.
 struct QueueSettings {
     std::string amqp_url;                ///< VIDEO2MP3_AMQP_URL (required)
+    std::string amqp_ca_file;            ///< VIDEO2MP3_AMQP_CA_FILE (amqps; default: system CAs)
     std::string video_queue = "video";   ///< VIDEO2MP3_VIDEO_QUEUE
     std::string mp3_queue = "mp3";       ///< VIDEO2MP3_MP3_QUEUE
     std::chrono::seconds heartbeat{30};  ///< VIDEO2MP3_AMQP_HEARTBEAT (seconds)
@@ -34,6 +35,8 @@ struct GatewayRoleConfig {
     /// VIDEO2MP3_SHUTDOWN_DELAY: after SIGTERM, /readyz answers 503 this long before the
     /// gateway stops taking requests, so load balancers stop sending first.
     std::chrono::seconds shutdown_delay{0};
+    /// VIDEO2MP3_TRUSTED_PROXY_HOPS: proxies in front whose X-Forwarded-For names the client.
+    int trusted_proxy_hops = 0;
     /// VIDEO2MP3_SWEEP_GRACE: unfinished uploads older than this are removed (seconds).
     std::chrono::seconds sweep_grace{3600};
 };

@@ -161,6 +161,7 @@ int RunServe(const ServeConfig& config) {
     gateway::GatewayConfig gateway_config;
     gateway_config.max_upload_bytes = config.max_upload_bytes;
     gateway_config.public_url = config.public_url;
+    gateway_config.trusted_proxy_hops = config.trusted_proxy_hops;
     gateway::Gateway gateway(gateway_config, auth, blobs, jobs, queue, metrics);
     int port = 0;
     try {
@@ -169,7 +170,15 @@ int RunServe(const ServeConfig& config) {
         throw ConfigError(std::string("--listen / VIDEO2MP3_LISTEN: ") + error.what());
     }
     const std::string url = "http://" + config.host + ":" + std::to_string(port);
-    gateway.SetPublicUrl(config.public_url.empty() ? url : config.public_url);
+    if (config.public_url.empty() && IsWildcardHost(config.host)) {
+        // Download links in answers follow each client's Host; e-mails have no request.
+        spdlog::warn(
+            "serve: listening on every address; e-mailed links will name {} until "
+            "VIDEO2MP3_PUBLIC_URL gives the address users reach",
+            url);
+    } else {
+        gateway.SetPublicUrl(config.public_url.empty() ? url : config.public_url);
+    }
 
     workers::ConverterConfig converter_config;
     converter_config.scratch_dir = config.data_dir / "scratch";

@@ -13,9 +13,10 @@ struct ServeConfig {
     int port = 8080;
     int workers = 0;  ///< converter threads; 0 = one per core
     std::uint64_t max_upload_bytes = 2ULL << 30;
-    std::string public_url;  ///< empty: http://HOST:PORT
-    std::string jwt_secret;  ///< empty: <data>/jwt-secret, made on first start
-    std::string smtp_url;    ///< empty: e-mail goes to <data>/mail (Maildir)
+    std::string public_url;      ///< empty: http://HOST:PORT
+    int trusted_proxy_hops = 0;  ///< VIDEO2MP3_TRUSTED_PROXY_HOPS
+    std::string jwt_secret;      ///< empty: <data>/jwt-secret, made on first start
+    std::string smtp_url;        ///< empty: e-mail goes to <data>/mail (Maildir)
     std::string smtp_username;
     std::string smtp_password;
     bool smtp_tls = true;

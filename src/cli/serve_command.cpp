@@ -48,12 +48,15 @@ int RunServeCommand(const ServeArguments& arguments, const CLI::App& command) {
                 "VIDEO2MP3_PUBLIC_URL: expected an http:// or https:// URL, got '" +
                 config.public_url + "'");
         }
+        config.trusted_proxy_hops =
+            static_cast<int>(app::EnvInteger("VIDEO2MP3_TRUSTED_PROXY_HOPS", 0, 0, 10));
         config.jwt_secret = app::EnvString("VIDEO2MP3_JWT_SECRET").value_or("");
         config.smtp_url = app::EnvString("VIDEO2MP3_SMTP_URL").value_or("");
         config.smtp_username = app::EnvString("VIDEO2MP3_SMTP_USER").value_or("");
         config.smtp_password = app::EnvString("VIDEO2MP3_SMTP_PASSWORD").value_or("");
         config.smtp_tls = app::EnvBool("VIDEO2MP3_SMTP_TLS", true);
         config.mail_from = app::EnvString("VIDEO2MP3_MAIL_FROM").value_or(config.mail_from);
+        app::RequireMailbox("VIDEO2MP3_MAIL_FROM", config.mail_from);
         return app::RunServe(config);
     } catch (const app::ConfigError& error) {
         std::cerr << "video2mp3 serve: " << error.what() << "\n";
@@ -162,6 +165,12 @@ void AddUserCommand(CLI::App& app, int& exit_code) {
             [&](UserStore& users) {
                 if (email->find('@') == std::string::npos) {
                     std::cerr << "video2mp3 user: '" << *email << "' is not an e-mail address\n";
+                    return kExitUsage;
+                }
+                // HTTP Basic ends the name at the first ':', so such a user could never log in.
+                if (email->find_first_of(": \t\r\n") != std::string::npos) {
+                    std::cerr << "video2mp3 user: '" << *email
+                              << "' cannot be a login name (no ':' and no spaces)\n";
                     return kExitUsage;
                 }
                 const std::string password = ReadPassword("Password for " + *email + ": ");

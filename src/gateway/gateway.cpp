@@ -14,6 +14,7 @@
 #include <regex>
 #include <span>
 #include <stdexcept>
+#include <string_view>
 
 #include "gateway/http_common.h"
 #include "gateway/web_assets.h"
@@ -81,10 +82,43 @@ std::string ContentDisposition(const std::string& original) {
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-/// A path of the API description as a regex: each `{name}` matches one path segment.
+/// A path of the API description as a regex: each `{name}` matches one path segment, every
+/// other character only itself (so `/app.js` is not also `/appXjs`).
 std::string PathRegex(const std::string& path) {
-    static const std::regex kParameter(R"(\{[^}]+\})");
-    return std::regex_replace(path, kParameter, "([^/]+)");
+    std::string regex;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '{') {
+            const auto close = path.find('}', i);
+            if (close != std::string::npos) {
+                regex += "([^/]+)";
+                i = close;
+                continue;
+            }
+        }
+        if (std::string_view(R"(\^$.|?*+()[]{})").find(path[i]) != std::string_view::npos) {
+            regex += '\\';
+        }
+        regex += path[i];
+    }
+    return regex;
+}
+
+/// A multipart file name as browsers send it: the WHATWG form encoding writes `"`, CR and LF
+/// as %22, %0D and %0A (and nothing else), so those three are read back.
+std::string FormFilename(const std::string& sent) {
+    std::string name;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        if (sent[i] == '%' && i + 2 < sent.size()) {
+            const std::string code = sent.substr(i + 1, 2);
+            if (code == "22" || code == "0D" || code == "0d" || code == "0A" || code == "0a") {
+                name += static_cast<char>(std::stoi(code, nullptr, 16));
+                i += 2;
+                continue;
+            }
+        }
+        name += sent[i];
+    }
+    return name;
 }
 
 /// Headers for the page's files: they load nothing from elsewhere and run no inline code,
@@ -93,7 +127,6 @@ void SetPageHeaders(httplib::Response& response) {
     response.set_header("Content-Security-Policy",
                         "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
-    response.set_header("X-Content-Type-Options", "nosniff");
     response.set_header("Referrer-Policy", "no-referrer");
     response.set_header("Cache-Control", "no-cache");
 }
@@ -136,6 +169,8 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
     server_.set_read_timeout(std::chrono::seconds(15));
     server_.set_write_timeout(std::chrono::seconds(30));
     server_.set_keep_alive_timeout(5);
+    // Every answer, JSON and MP3s included, is taken as the type it says it is.
+    server_.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
     // httplib's default pool has 8 threads, so 8 idle or slow connections would stall
     // everyone; uploads and downloads hold a thread for their whole transfer.
     server_.new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
@@ -336,7 +371,8 @@ void Gateway::Login(const httplib::Request& request, httplib::Response& response
 
     LoginResult result;
     try {
-        result = auth_.Login(credentials->first, credentials->second, request.remote_addr);
+        result = auth_.Login(credentials->first, credentials->second,
+                             ForwardedClient(request, config_.trusted_proxy_hops));
     } catch (const PortError& error) {
         ReplyAuthUnavailable(request, response, error);
         return;
@@ -408,7 +444,7 @@ void Gateway::Upload(const httplib::Request& request, httplib::Response& respons
                 if (++file_parts > 1) {
                     return refuse(400, "send exactly one file per upload");
                 }
-                filename = CleanFilename(part.filename);
+                filename = CleanFilename(FormFilename(part.filename));
                 writer = blobs_.Create(kVideoBucket, "", filename, part.content_type);
                 return true;
             },
@@ -490,7 +526,7 @@ void Gateway::Upload(const httplib::Request& request, httplib::Response& respons
     Reply(response, 202, {{"job_id", job.id}, {"video_fid", video.id}, {"status", "queued"}});
 }
 
-nlohmann::json Gateway::JobJson(const Job& job) const {
+nlohmann::json Gateway::JobJson(const Job& job, const httplib::Request& request) const {
     nlohmann::json json = {
         {"job_id", job.id},
         {"status", ToString(job.status)},
@@ -506,7 +542,12 @@ nlohmann::json Gateway::JobJson(const Job& job) const {
         json["mp3_bytes"] = job.mp3_bytes;
         json["duration_s"] = job.duration_s;
         json["conversion_s"] = job.conversion_s;
-        json["download_url"] = config_.public_url + "/download?fid=" + job.mp3_fid;
+        // Without a configured address, the one the client used to reach us.
+        const std::string host = request.get_header_value("Host");
+        const std::string base = !config_.public_url.empty()
+                                     ? config_.public_url
+                                     : (host.empty() ? "" : "http://" + host);
+        json["download_url"] = base + "/download?fid=" + job.mp3_fid;
     }
     if (job.status == JobStatus::kFailed) {
         json["error"] = job.error;
@@ -531,7 +572,7 @@ void Gateway::ListJobs(const httplib::Request& request, httplib::Response& respo
 
     nlohmann::json jobs = nlohmann::json::array();
     for (const Job& job : jobs_.List(everyone ? "" : claims->sub, limit, offset)) {
-        jobs.push_back(JobJson(job));
+        jobs.push_back(JobJson(job, request));
     }
     Reply(response, 200, {{"jobs", jobs}, {"limit", limit}, {"offset", offset}});
 }
@@ -542,7 +583,7 @@ void Gateway::GetJob(const httplib::Request& request, httplib::Response& respons
         return;
     }
     if (const auto job = OwnedJob(*claims, request.matches[1], response)) {
-        Reply(response, 200, JobJson(*job));
+        Reply(response, 200, JobJson(*job, request));
     }
 }
 
@@ -594,16 +635,30 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
         return;
     }
 
-    // httplib answers an unsatisfiable range with 206 and a nonsense length: refuse it here.
-    for (const auto& [first, last] : request.ranges) {
-        const auto size = static_cast<ssize_t>(info->size);
+    // httplib 0.11 cuts the answer to request.ranges after this handler, whatever its status,
+    // and trusts the ranges: an end past the file makes it promise bytes that do not exist,
+    // and on an error it cuts the JSON body. So the ranges are settled here (the Request is
+    // httplib's own mutable object, handed to handlers as const): an end past the file is
+    // the file's end (RFC 9110 section 14.1.2); an unsatisfiable range is a 416 with the
+    // ranges dropped; several ranges get the whole file, as the RFC allows, since httplib
+    // numbers their parts against the wrong total.
+    auto& ranges = const_cast<httplib::Request&>(request).ranges;
+    if (ranges.size() > 1) {
+        ranges.clear();
+    }
+    const auto size = static_cast<ssize_t>(info->size);
+    for (auto& [first, last] : ranges) {
         const bool suffix = first < 0;
         if ((suffix && last <= 0) || (!suffix && first >= size) ||
             (!suffix && last >= 0 && last < first)) {
+            ranges.clear();
             response.set_header("Content-Range", "bytes */" + std::to_string(info->size));
             ReplyError(response, 416,
                        "the range is outside the file's " + std::to_string(info->size) + " bytes");
             return;
+        }
+        if (!suffix && last >= size) {
+            last = size - 1;
         }
     }
 

@@ -31,7 +31,10 @@ struct Route {
 
 struct GatewayConfig {
     std::uint64_t max_upload_bytes = 2ULL << 30;  ///< VIDEO2MP3_MAX_UPLOAD_BYTES
-    std::string public_url;                       ///< base for download_url; empty: relative
+    std::string public_url;  ///< base for download_url; empty: from each request's Host
+    /// Proxies of our own in front of the gateway (a Kubernetes Ingress: 1), whose
+    /// X-Forwarded-For entries name the client for login throttling. 0: the peer's address.
+    int trusted_proxy_hops = 0;
 };
 
 /// The public HTTP API: login, upload, jobs, download, health and metrics, plus the web page
@@ -101,7 +104,7 @@ class Gateway {
     std::optional<Job> OwnedJob(const Claims& claims, const std::string& id,
                                 httplib::Response& response);
 
-    nlohmann::json JobJson(const Job& job) const;
+    nlohmann::json JobJson(const Job& job, const httplib::Request& request) const;
 
     GatewayConfig config_;
     Authenticator& auth_;

@@ -3,11 +3,13 @@
 #include <sodium.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
+#include <vector>
 
 namespace video2mp3::gateway {
 
@@ -78,6 +80,42 @@ int BindServer(httplib::Server& server, const std::string& host, int port) {
                                  std::strerror(errno));
     }
     return bound;
+}
+
+std::string ForwardedClient(const httplib::Request& request, int trusted_hops) {
+    if (trusted_hops <= 0 || !request.has_header("X-Forwarded-For")) {
+        return request.remote_addr;
+    }
+    // Every X-Forwarded-For header, in order, as one list.
+    std::vector<std::string> entries;
+    const std::size_t headers = request.get_header_value_count("X-Forwarded-For");
+    for (std::size_t i = 0; i < headers; ++i) {
+        const std::string header = request.get_header_value("X-Forwarded-For", i);
+        std::string_view rest = header;
+        while (true) {
+            const auto comma = rest.find(',');
+            std::string_view entry = rest.substr(0, comma);
+            while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) {
+                entry.remove_prefix(1);
+            }
+            while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) {
+                entry.remove_suffix(1);
+            }
+            if (!entry.empty()) {
+                entries.emplace_back(entry);
+            }
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    if (entries.empty()) {
+        return request.remote_addr;
+    }
+    // Fewer entries than proxies: the leftmost is the nearest one we can know.
+    const std::size_t from_right = std::min<std::size_t>(trusted_hops, entries.size());
+    return entries[entries.size() - from_right];
 }
 
 }  // namespace video2mp3::gateway

@@ -26,6 +26,12 @@ std::optional<std::pair<std::string, std::string>> ParseBasicAuth(const std::str
 /// nothing when it is missing or another scheme.
 std::optional<std::string> ParseBearer(const std::string& header);
 
+/// The address of the client a request came from when `trusted_hops` proxies of our own
+/// stand in front (each appends the address it saw to X-Forwarded-For): the entry that many
+/// places from the right; anything further left could be forged by the client. With 0 hops,
+/// or no header, the peer's own address.
+std::string ForwardedClient(const httplib::Request& request, int trusted_hops);
+
 /// Sets SO_REUSEADDR only on the listening socket: httplib's default also sets SO_REUSEPORT,
 /// which would let a second server bind the same port and silently share its connections.
 void ReuseAddressOnly(httplib::Server& server);

@@ -75,6 +75,17 @@ describe("the web page", () => {
     await page.context().close();
   });
 
+  test("an address with letters beyond ASCII signs in like any other", async () => {
+    const page = await newPage(browser);
+    const email = "zoë.tëst+1@exämple.com";
+    serve.addUser(email, PASSWORD);
+    await signIn(page, email);
+    await page.locator("#workspace").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#message").isHidden(), true);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+
   test("sign in, upload a real video, watch it reach done, download the MP3", async () => {
     const page = await newPage(browser);
     await signIn(page);
@@ -198,9 +209,16 @@ describe("the web page", () => {
 
     const victim = listed.find((job) => job.status === "failed");
     assert.ok(victim, "the no-sound job is listed as failed");
-    await jobCard(page, victim.filename).getByRole("button", { name: /Delete/ }).click();
+    const prompts = [];
+    page.on("dialog", (dialog) => prompts.push(dialog.message()));
+    await jobCard(page, victim.filename).getByRole("button", { name: /Delete/ }).focus();
+    await page.keyboard.press("Enter");
     await jobCard(page, victim.filename).waitFor({ state: "detached" });
     assert.ok(!(await apiJobs(token)).some((job) => job.job_id === victim.job_id));
+    // A failed job has no MP3 to delete, and the prompt does not promise one.
+    assert.deepEqual(prompts, [`Delete "${victim.filename}"?`]);
+    // Keyboard users keep their place: focus is on a control, not lost to the page.
+    assert.match(await page.evaluate(() => document.activeElement.tagName), /^(BUTTON|A|INPUT)$/);
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.locator("#sign-in").waitFor({ state: "visible" });
@@ -231,7 +249,8 @@ describe("the web page", () => {
     }
     await signIn(page, "grace@example.com", "wrong");
     await page.locator("#message", { hasText: "Too many attempts" }).waitFor();
-    assert.match(await page.locator("#message").textContent(), /Wait \d+ seconds/);
+    assert.match(await page.locator("#message").textContent(),
+                 /Wait \d+ (seconds|minutes), then try again/);
     await screenshot(page, "throttled");
 
     // The service answers 503 (a stand-in answer here: serve has no queue to stop).
@@ -245,7 +264,19 @@ describe("the web page", () => {
     await screenshot(page, "unavailable");
     await page.unroute("**/jobs?*");
     await page.locator("#message").waitFor({ state: "hidden" });
-    assert.deepEqual(unexpected(page.problems, 401, 429, 503), []);
+
+    // A message about the person's own action is theirs to read: the next polls leave it.
+    await page.route("**/jobs/*", (route) => (route.request().method() === "DELETE"
+      ? route.fulfill({ status: 500, contentType: "application/json",
+                        body: JSON.stringify({ error: "the disk is on fire" }) })
+      : route.fallback()));
+    await page.locator("#jobs .card").first().getByRole("button", { name: /Delete/ }).click();
+    await page.locator("#message", { hasText: "the disk is on fire" }).waitFor();
+    await page.waitForTimeout(3500);  // more than two polls
+    assert.equal(await page.locator("#message", { hasText: "the disk is on fire" }).isVisible(),
+                 true);
+    await page.unroute("**/jobs/*");
+    assert.deepEqual(unexpected(page.problems, 401, 429, 500, 503), []);
     await page.context().close();
   });
 

@@ -180,9 +180,36 @@ TEST_F(ServeTest, DownloadHonoursRangesAndNamesTheFile) {
         headers.emplace("Range", range);
         auto outside = api_->Raw().Get(("/download?fid=" + id).c_str(), headers);
         EXPECT_EQ(outside->status, 416) << range;
+        EXPECT_EQ(outside->get_header_value_count("Content-Range"), 1u) << range;
         EXPECT_EQ(outside->get_header_value("Content-Range"),
                   "bytes */" + std::to_string(whole->body.size()));
+        // The reason survives whole, as JSON.
+        EXPECT_NE(nlohmann::json::parse(outside->body, nullptr, false)
+                      .value("error", "")
+                      .find("outside the file"),
+                  std::string::npos)
+            << outside->body;
     }
+
+    // A range that ends past the file ends at the file's end.
+    const std::size_t size = whole->body.size();
+    auto tail_headers = api_->Bearer(token);
+    tail_headers.emplace("Range",
+                         "bytes=" + std::to_string(size - 10) + "-" + std::to_string(size + 5000));
+    auto tail = api_->Raw().Get(("/download?fid=" + id).c_str(), tail_headers);
+    ASSERT_TRUE(tail);
+    ASSERT_EQ(tail->status, 206);
+    EXPECT_EQ(tail->body, whole->body.substr(size - 10));
+    EXPECT_EQ(tail->get_header_value("Content-Range"), "bytes " + std::to_string(size - 10) + "-" +
+                                                           std::to_string(size - 1) + "/" +
+                                                           std::to_string(size));
+    // Several ranges: the whole file, which RFC 9110 allows.
+    auto multi_headers = api_->Bearer(token);
+    multi_headers.emplace("Range", "bytes=0-1,5-9");
+    auto multi = api_->Raw().Get(("/download?fid=" + id).c_str(), multi_headers);
+    ASSERT_TRUE(multi);
+    EXPECT_EQ(multi->status, 200);
+    EXPECT_EQ(multi->body, whole->body);
 
     auto headers = api_->Bearer(token);
     headers.emplace("Range", "bytes=100-199");
@@ -544,6 +571,26 @@ TEST_F(ServeTest, UnknownRouteIs404WithAReason) {
     auto result = api_->Raw().Get("/nope");
     EXPECT_EQ(result->status, 404);
     EXPECT_NE(result->body.find("no such endpoint"), std::string::npos);
+    // A route's dot is a dot, not any character.
+    EXPECT_EQ(api_->Raw().Get("/app.js")->status, 200);
+    EXPECT_EQ(api_->Raw().Get("/appXjs")->status, 404);
+    EXPECT_EQ(api_->Raw().Get("/openapiXyaml")->status, 404);
+}
+
+// Browsers and curl send `"` in a multipart file name as %22; the job keeps the real name.
+TEST_F(ServeTest, QuotesInAnUploadedFileNameAreKept) {
+    const std::string token = Token(kAlice);
+    const auto named = dir_ / "Été \"live\" 100%.mp4";
+    std::filesystem::copy_file(*samples_ / "clip.mp4", named);
+    const auto upload =
+        testing::Run({"curl", "-s", "-X", "POST", "-F", "file=@" + named.string(), "-H",
+                      "Authorization: Bearer " + token, server_->Url() + "/upload"});
+    ASSERT_EQ(upload.exit_code, 0) << upload.err;
+    const auto accepted = nlohmann::json::parse(upload.out, nullptr, false);
+    ASSERT_TRUE(accepted.contains("job_id")) << upload.out;
+    const auto job = api_->Get(token, "/jobs/" + accepted["job_id"].get<std::string>());
+    ASSERT_EQ(job->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(job->body)["filename"], "Été \"live\" 100%.mp4") << job->body;
 }
 
 }  // namespace

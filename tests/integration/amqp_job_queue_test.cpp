@@ -760,8 +760,11 @@ void PublishThroughARestart(bool kill) {
     std::set<std::string> confirmed;
     std::atomic<int> failed{0};
     std::atomic<int> sent{0};
+    // A broker whose queue never comes back would otherwise hold every Publish for its whole
+    // timeout: past this the test stops publishing and fails below.
+    const auto give_up = Clock::now() + 150s;
     std::thread publisher([&] {
-        for (int i = 0; i < kMessages; ++i) {
+        for (int i = 0; i < kMessages && Clock::now() < give_up; ++i) {
             const std::string id = "m" + std::to_string(i);
             try {
                 queue.Publish(name, id, "{}");
@@ -830,6 +833,109 @@ TEST(AmqpJobQueueRestartTest, BrokerRestartLosesNoConfirmedMessage) {
 
 TEST(AmqpJobQueueRestartTest, BrokerKilledLosesNoConfirmedMessage) {
     PublishThroughARestart(true);
+}
+
+TEST_F(AmqpJobQueueTest, QueueMadeWithOtherArgumentsIsRefusedForGoodAndNotReady) {
+    const std::string name = Fresh("mismatch");
+    AmqpJobQueue first(TestConfig(url_));
+    ASSERT_NO_THROW(first.Declare(name, 15s));
+
+    AmqpConfig other = TestConfig(url_);
+    other.delivery_limit = 7;
+    AmqpJobQueue second(other);
+    ASSERT_TRUE(WaitUntil([&] { return second.Ready(); }, 15s));
+    try {
+        second.Declare(name, 15s);
+        ADD_FAILURE() << "a queue with another x-delivery-limit was taken";
+    } catch (const StorageError& error) {
+        EXPECT_FALSE(error.Transient()) << error.what();
+        EXPECT_NE(std::string(error.what()).find("x-delivery-limit"), std::string::npos)
+            << error.what();
+    }
+    // Connected, but of no use for that queue: not ready, so readiness probes say so.
+    EXPECT_FALSE(second.Ready());
+    EXPECT_TRUE(first.Ready());
+    try {
+        second.Publish(name, "refused", "{}");
+        ADD_FAILURE() << "published to a queue the broker refused to declare";
+    } catch (const StorageError& error) {
+        EXPECT_FALSE(error.Transient()) << error.what();
+    }
+    EXPECT_EQ(first.Depth(name), 0U);
+}
+
+// --- TLS ---
+
+/// The reason the queue gives for not being connected, once it has tried.
+std::string ConnectFailure(AmqpJobQueue& queue) {
+    std::string reason;
+    WaitUntil(
+        [&] {
+            try {
+                queue.Depth("video");
+                return false;
+            } catch (const StorageError& error) {
+                reason = error.what();
+                return reason.find("not connected: ") != std::string::npos;
+            }
+        },
+        15s);
+    return reason;
+}
+
+TEST(AmqpJobQueueTlsTest, AmqpsCarriesMessagesToABrokerWhoseCertificateIsTrusted) {
+    video2mp3::testing::TestServer server("amqps");
+    ASSERT_FALSE(server.Url().empty());
+    ASSERT_EQ(server.Url().rfind("amqps://", 0), 0U) << server.Url();
+    const std::string name = FreshQueue("tls");
+
+    AmqpConfig config = TestConfig(server.Url());
+    config.ca_file = (server.DataDir() / "ca.pem").string();
+    AmqpJobQueue queue(config);
+    queue.Publish(name, "tls-job", R"({"job_id":"tls-job"})");
+    const auto delivery = TakeWithin(queue, name);
+    ASSERT_TRUE(delivery.has_value());
+    EXPECT_EQ(delivery->message_id, "tls-job");
+    EXPECT_EQ(delivery->body, R"({"job_id":"tls-job"})");
+    queue.Ack(*delivery);
+    EXPECT_EQ(queue.Depth(name), 0U);
+}
+
+TEST(AmqpJobQueueTlsTest, AmqpsRefusesAnUntrustedCertificateOrAnotherHostsName) {
+    video2mp3::testing::TestServer server("amqps");
+    ASSERT_FALSE(server.Url().empty());
+    const std::string ca = (server.DataDir() / "ca.pem").string();
+
+    // The system's CAs do not know the test CA.
+    {
+        AmqpConfig config = TestConfig(server.Url());
+        config.publish_timeout = 2s;
+        AmqpJobQueue queue(config);
+        const std::string reason = ConnectFailure(queue);
+        EXPECT_NE(reason.find("trusted CA"), std::string::npos) << reason;
+        EXPECT_THROW(queue.Publish(FreshQueue("tls"), "never", "{}"), StorageError);
+        EXPECT_FALSE(queue.Ready());
+    }
+    // The right CA, but the certificate is for localhost, not 127.0.0.1.
+    {
+        AmqpConfig config =
+            TestConfig("amqps://guest:guest@127.0.0.1:" + std::to_string(server.Port()) + "/");
+        config.publish_timeout = 2s;
+        config.ca_file = ca;
+        AmqpJobQueue queue(config);
+        const std::string reason = ConnectFailure(queue);
+        EXPECT_NE(reason.find("trusted CA"), std::string::npos) << reason;
+        EXPECT_FALSE(queue.Ready());
+    }
+    // Plain AMQP to the TLS port gets no further than the handshake.
+    {
+        AmqpConfig config =
+            TestConfig("amqp://guest:guest@localhost:" + std::to_string(server.Port()) + "/");
+        config.publish_timeout = 2s;
+        AmqpJobQueue queue(config);
+        EXPECT_THROW(queue.Publish(FreshQueue("tls"), "never", "{}"), StorageError);
+        EXPECT_FALSE(queue.Ready());
+    }
 }
 
 TEST(AmqpJobQueueChannelTest, ChannelClosedByTheBrokerIsOpenedAgain) {

@@ -12,9 +12,11 @@
 #include <sstream>
 #include <thread>
 
+#include "adapters/amqp/amqp_job_queue.h"
 #include "support/api_client.h"
 #include "support/cluster.h"
 #include "support/media_tools.h"
+#include "video2mp3/domain/random_id.h"
 
 namespace video2mp3 {
 namespace {
@@ -170,6 +172,28 @@ TEST_F(DistributedTest, UploadToEmailToDownloadAcrossFourProcesses) {
     EXPECT_EQ(api.Get(bob, "/download?fid=" + fid)->status, 404);
 }
 
+// A broker that speaks only TLS: the same roles, configured with an amqps:// URL and the CA.
+TEST_F(DistributedTest, RolesReachABrokerOverTls) {
+    testing::TestServer broker("amqps");
+    ASSERT_FALSE(broker.Url().empty());
+    Cluster cluster({.amqp = broker.Url()},
+                    {{"VIDEO2MP3_AMQP_CA_FILE", (broker.DataDir() / "ca.pem").string()}});
+    cluster.AddUser("tls@example.com", kPassword);
+    cluster.StartAll(1);
+    ASSERT_GT(cluster.GatewayPort(), 0) << cluster.Logs();
+    ApiClient api(cluster.GatewayPort());
+    const std::string token = api.Login("tls@example.com", kPassword).value_or("");
+    ASSERT_FALSE(token.empty()) << cluster.Logs();
+
+    auto upload = api.Upload(token, "clip.mp4", Clip());
+    ASSERT_TRUE(upload);
+    ASSERT_EQ(upload->status, 202) << upload->body << cluster.Logs();
+    const std::string job_id = nlohmann::json::parse(upload->body)["job_id"];
+    const auto job = api.WaitForJob(token, job_id, std::chrono::seconds(120));
+    EXPECT_EQ(job["status"], "done") << job.dump() << cluster.Logs();
+    EXPECT_EQ(WaitForMails(cluster, job_id, 1).size(), 1u) << cluster.Logs();
+}
+
 // Something that is not a video fails with a reason, and the owner is told why.
 TEST_F(DistributedTest, NotAVideoFailsWithAReasonAndAnEmail) {
     Cluster cluster;
@@ -264,6 +288,23 @@ TEST(DistributedConfigTest, MissingOrBadSettingsNameTheVariable) {
     EXPECT_EQ(result.exit_code, 78);
     EXPECT_NE(result.err.find("VIDEO2MP3_AMQP_URL"), std::string::npos) << result.err;
 
+    // A CA file is for amqps:// only, and must be readable.
+    result = run("converter",
+                 "VIDEO2MP3_MONGODB_URI=mongodb://mongo/video2mp3 "
+                 "VIDEO2MP3_AMQP_URL=amqp://rabbit/ VIDEO2MP3_AMQP_CA_FILE=/etc/hostname");
+    EXPECT_EQ(result.exit_code, 78);
+    EXPECT_NE(result.err.find("VIDEO2MP3_AMQP_CA_FILE: set, but VIDEO2MP3_AMQP_URL is not an "
+                              "amqps:// URL"),
+              std::string::npos)
+        << result.err;
+    result = run("converter",
+                 "VIDEO2MP3_MONGODB_URI=mongodb://mongo/video2mp3 "
+                 "VIDEO2MP3_AMQP_URL=amqps://rabbit/ VIDEO2MP3_AMQP_CA_FILE=/nonexistent/ca.pem");
+    EXPECT_EQ(result.exit_code, 78);
+    EXPECT_NE(result.err.find("VIDEO2MP3_AMQP_CA_FILE: cannot read /nonexistent/ca.pem"),
+              std::string::npos)
+        << result.err;
+
     result = run("auth", "VIDEO2MP3_JWT_SECRET=short VIDEO2MP3_POSTGRES_URL=postgresql://x/y");
     EXPECT_EQ(result.exit_code, 78);
     EXPECT_NE(result.err.find("VIDEO2MP3_JWT_SECRET"), std::string::npos) << result.err;
@@ -290,6 +331,32 @@ TEST(DistributedConfigTest, MissingOrBadSettingsNameTheVariable) {
     EXPECT_NE(result.err.find("VIDEO2MP3_JWT_SECRET: must be at least 32 bytes, is 9"),
               std::string::npos)
         << result.err;
+}
+
+// A queue that exists with another delivery limit stops a role at start, naming the setting,
+// instead of failing every job afterwards.
+TEST(DistributedConfigTest, AQueueMadeWithAnotherDeliveryLimitStopsTheRoleAtStart) {
+    const std::string amqp = testing::SharedServerUrl("amqp");
+    const std::string mongo = testing::SharedServerUrl("congodb");
+    ASSERT_FALSE(amqp.empty());
+    ASSERT_FALSE(mongo.empty());
+    const std::string video = "cfg.video." + RandomId().substr(0, 12);
+    {
+        adapters::AmqpConfig config;
+        config.url = amqp;
+        config.delivery_limit = 5;
+        adapters::AmqpJobQueue queue(config);
+        ASSERT_NO_THROW(queue.Declare(video, std::chrono::seconds(15)));
+    }
+    const auto result = testing::Run(
+        {"sh", "-c",
+         "env -i PATH=/usr/bin:/bin VIDEO2MP3_MONGODB_URI='" +
+             testing::WithDatabase(mongo, "cfgtest") + "' VIDEO2MP3_AMQP_URL='" + amqp +
+             "' VIDEO2MP3_VIDEO_QUEUE=" + video + " VIDEO2MP3_MP3_QUEUE=" + video +
+             ".mp3 VIDEO2MP3_DELIVERY_LIMIT=7 timeout 60 '" VIDEO2MP3_BINARY "' converter"});
+    EXPECT_EQ(result.exit_code, 78) << result.err;
+    EXPECT_NE(result.err.find("VIDEO2MP3_DELIVERY_LIMIT"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("x-delivery-limit"), std::string::npos) << result.err;
 }
 
 }  // namespace

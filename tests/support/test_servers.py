@@ -10,6 +10,8 @@ services, nothing left running afterwards).
 
 Kinds and their URLs (printed by start, and kept in DIR/url):
     amqp      Debian's rabbitmq-server        amqp://guest:guest@127.0.0.1:PORT/
+    amqps     the same, TLS only              amqps://guest:guest@localhost:PORT/
+              (its certificate, for DNS name localhost only, is signed by DIR/ca.pem)
     postgres  Debian's postgresql (initdb)     postgresql://video2mp3:PASSWORD@127.0.0.1:PORT/video2mp3
     congodb   CongoDB (scripts/install-congodb) mongodb://127.0.0.1:PORT/video2mp3
     smtp      tests/support/smtp_sink.py       smtp://127.0.0.1:PORT (messages in DIR/mail)
@@ -157,13 +159,57 @@ def port_listens(port: int, host: str = LOOPBACK) -> bool:
 
 # ---- RabbitMQ -------------------------------------------------------------------------
 
-def start_amqp(directory: pathlib.Path, port: int, host: str) -> str:
+def make_certificates(directory: pathlib.Path) -> None:
+    """A throwaway CA (ca.pem) and a certificate for DNS name localhost signed by it
+    (server.pem, server.key), valid for two days."""
+    if (directory / "server.pem").exists():
+        return
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+             "cwd": directory}
+    subprocess.run(["openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
+                    "-subj", "/CN=video2mp3 test CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], **quiet)
+    subprocess.run(["openssl", "req", "-x509", *ec, "-keyout", "server.key", "-out",
+                    "server.pem", "-subj", "/CN=localhost", "-CA", "ca.pem", "-CAkey", "ca.key",
+                    "-addext", "subjectAltName=DNS:localhost",
+                    "-addext", "basicConstraints=CA:FALSE",
+                    "-addext", "extendedKeyUsage=serverAuth"], **quiet)
+
+
+def amqps_answers(port: int, host: str, ca: pathlib.Path) -> bool:
+    """True when a TLS handshake trusting `ca` succeeds and AMQP's connection.start follows."""
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    try:
+        with socket.create_connection((host, port), timeout=1) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as connection:
+                connection.sendall(b"AMQP\x00\x00\x09\x01")
+                first = connection.recv(7)
+                return len(first) == 7 and first[0] == 1
+    except OSError:
+        return False
+
+
+def start_amqp(directory: pathlib.Path, port: int, host: str, tls: bool = False) -> str:
     dist_port = int(read(directory / "dist_port", "0")) or free_port(host)
     (directory / "dist_port").write_text(str(dist_port))
     (directory / "enabled_plugins").write_text("[].\n")
+    if tls:
+        make_certificates(directory)
+        listeners = ("listeners.tcp = none\n"
+                     f"listeners.ssl.default = {host}:{port}\n"
+                     f"ssl_options.cacertfile = {directory / 'ca.pem'}\n"
+                     f"ssl_options.certfile = {directory / 'server.pem'}\n"
+                     f"ssl_options.keyfile = {directory / 'server.key'}\n"
+                     "ssl_options.verify = verify_none\n"
+                     "ssl_options.fail_if_no_peer_cert = false\n")
+    else:
+        listeners = f"listeners.tcp.default = {host}:{port}\n"
     (directory / "rabbitmq.conf").write_text(
         "loopback_users = none\n"
-        f"listeners.tcp.default = {host}:{port}\n"
+        + listeners +
         "disk_free_limit.absolute = 50MB\n"
         # Longer than any conversion the tests run; see docs for production values.
         "consumer_timeout = 3600000\n")
@@ -175,8 +221,6 @@ def start_amqp(directory: pathlib.Path, port: int, host: str) -> str:
     env.update({
         "HOME": str(directory),
         "RABBITMQ_NODENAME": f"video2mp3-test-{port}@localhost",
-        "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_NODE_IP_ADDRESS": host,
         "RABBITMQ_DIST_PORT": str(dist_port),
         "RABBITMQ_MNESIA_BASE": str(directory / "mnesia"),
         "RABBITMQ_LOG_BASE": str(directory / "log"),
@@ -185,11 +229,44 @@ def start_amqp(directory: pathlib.Path, port: int, host: str) -> str:
         "RABBITMQ_PID_FILE": str(directory / "rabbitmq.pid"),
         "RABBITMQ_LOGS": str(directory / "rabbit.log"),
     })
+    if not tls:
+        env.update({"RABBITMQ_NODE_PORT": str(port), "RABBITMQ_NODE_IP_ADDRESS": host})
     process = spawn([str(RABBITMQ_SERVER)], directory / "server.log", env)
     (directory / "pgid").write_text(str(process.pid))
-    wait_until(lambda: amqp_answers(port, host), "rabbitmq-server", directory / "server.log",
-               process)
+    if tls:
+        answers = lambda: amqps_answers(port, host, directory / "ca.pem")  # noqa: E731
+    else:
+        answers = lambda: amqp_answers(port, host)  # noqa: E731
+    wait_until(answers, "rabbitmq-server", directory / "server.log", process)
+    if (directory / "started").exists():
+        nudge_quorum_queues(directory, port)
+    (directory / "started").write_text("yes\n")
+    if tls:
+        return f"amqps://guest:guest@localhost:{port}/"
     return f"amqp://guest:guest@{host}:{port}/"
+
+
+# RabbitMQ 3.10 (Ra 2.x) sometimes restarts a single-member quorum queue as a follower that
+# never calls an election, so the queue has no leader and takes nothing until someone
+# triggers one (rabbitmq-server issue 10070). It is the broker's defect, not the client's;
+# after a restart the harness triggers an election in every quorum queue, twice, so the tests
+# that restart the broker measure the client. The README's operations notes give the same
+# command for a production broker.
+NUDGE = ("Nudge = fun() -> [ra:trigger_election(amqqueue:get_pid(Q)) "
+         "|| Q <- rabbit_amqqueue:list(), amqqueue:get_type(Q) =:= rabbit_quorum_queue] end, "
+         "Nudge(), timer:sleep(1500), length(Nudge()).")
+
+
+def nudge_quorum_queues(directory: pathlib.Path, port: int) -> None:
+    cookie = read(directory / ".erlang.cookie")
+    subprocess.run(["rabbitmqctl", "--erlang-cookie", cookie, "-n",
+                    f"video2mp3-test-{port}@localhost", "eval", NUDGE],
+                   check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=60)
+
+
+def start_amqps(directory: pathlib.Path, port: int, host: str) -> str:
+    return start_amqp(directory, port, host, tls=True)
 
 
 # ---- PostgreSQL -----------------------------------------------------------------------
@@ -311,8 +388,8 @@ def start_smtp(directory: pathlib.Path, port: int, host: str) -> str:
     return f"smtp://{host}:{port}"
 
 
-STARTERS = {"amqp": start_amqp, "postgres": start_postgres, "congodb": start_congodb,
-            "smtp": start_smtp}
+STARTERS = {"amqp": start_amqp, "amqps": start_amqps, "postgres": start_postgres,
+            "congodb": start_congodb, "smtp": start_smtp}
 
 
 def start(kind: str, directory: pathlib.Path, host=None) -> str:

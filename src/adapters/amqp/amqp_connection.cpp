@@ -1,6 +1,8 @@
 #include "adapters/amqp/amqp_connection.h"
 
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -95,6 +97,33 @@ std::optional<std::int64_t> Integer(const amqp_field_value_t& value) {
     }
 }
 
+/// A TLS socket that checks the broker's certificate chain and name, TLS 1.2 or later.
+amqp_socket_t* TlsSocket(amqp_connection_state_t state, const std::string& ca_file,
+                         const std::string& where) {
+    amqp_socket_t* socket = amqp_ssl_socket_new(state);
+    if (socket == nullptr) {
+        throw AmqpConnectionLost("cannot connect to " + where + ": no TLS socket");
+    }
+    amqp_ssl_socket_set_verify_peer(socket, 1);
+    amqp_ssl_socket_set_verify_hostname(socket, 1);
+    if (amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST) != AMQP_STATUS_OK) {
+        throw AmqpConnectionLost("cannot connect to " + where + ": TLS 1.2 is not available");
+    }
+    if (!ca_file.empty()) {
+        if (amqp_ssl_socket_set_cacert(socket, ca_file.c_str()) != AMQP_STATUS_OK) {
+            throw AmqpConnectionLost("cannot connect to " + where + ": cannot load CA file " +
+                                     ca_file + " (PEM certificates expected)");
+        }
+    } else {
+        auto* context = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+        if (context == nullptr || SSL_CTX_set_default_verify_paths(context) != 1) {
+            throw AmqpConnectionLost("cannot connect to " + where +
+                                     ": cannot load the system's certificate authorities");
+        }
+    }
+    return socket;
+}
+
 std::string CloseText(int code, amqp_bytes_t text) {
     return std::to_string(code) + " " + String(text);
 }
@@ -102,7 +131,8 @@ std::string CloseText(int code, amqp_bytes_t text) {
 }  // namespace
 
 std::string AmqpEndpoint::Describe() const {
-    return host + ":" + std::to_string(port) + (vhost == "/" ? "/" : "/" + vhost);
+    return (tls ? "amqps://" : "") + host + ":" + std::to_string(port) +
+           (vhost == "/" ? "/" : "/" + vhost);
 }
 
 AmqpEndpoint ParseAmqpUrl(const std::string& url) {
@@ -119,14 +149,12 @@ AmqpEndpoint ParseAmqpUrl(const std::string& url) {
             "AMQP URL is malformed (expected amqp://user:pass@host:port/vhost, a port from 1 "
             "to 65535)");
     }
-    if (info.ssl) {
-        throw std::invalid_argument("AMQP URL uses amqps://, which is not supported");
-    }
     if (info.port <= 0 || info.port > 65535) {
         throw std::invalid_argument("AMQP URL has a port outside 1..65535");
     }
 
     AmqpEndpoint endpoint;
+    endpoint.tls = info.ssl != 0;
     endpoint.host = info.host;
     endpoint.port = info.port;
     endpoint.user = info.user;
@@ -152,7 +180,8 @@ AmqpConnection::AmqpConnection(const AmqpEndpoint& endpoint, const Options& opti
         throw AmqpConnectionLost("cannot connect to " + where + ": out of memory");
     }
 
-    amqp_socket_t* socket = amqp_tcp_socket_new(state_.get());
+    amqp_socket_t* socket = endpoint_.tls ? TlsSocket(state_.get(), options.ca_file, where)
+                                          : amqp_tcp_socket_new(state_.get());
     if (socket == nullptr) {
         throw AmqpConnectionLost("cannot connect to " + where + ": no socket");
     }
@@ -160,7 +189,18 @@ AmqpConnection::AmqpConnection(const AmqpEndpoint& endpoint, const Options& opti
     const int opened =
         amqp_socket_open_noblock(socket, endpoint_.host.c_str(), endpoint_.port, &connect_timeout);
     if (opened != AMQP_STATUS_OK) {
-        throw AmqpConnectionLost("cannot connect to " + where + ": " + ErrorText(opened));
+        std::string hint;
+        if (opened == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+            opened == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED) {
+            hint =
+                " (is the broker's certificate signed by a trusted CA, and for the host the "
+                "URL names?)";
+        } else if (opened == AMQP_STATUS_SSL_CONNECTION_FAILED) {
+            hint =
+                " (does the broker speak TLS on this port, with a certificate signed by a "
+                "trusted CA, for the host the URL names?)";
+        }
+        throw AmqpConnectionLost("cannot connect to " + where + ": " + ErrorText(opened) + hint);
     }
 
     const timeval rpc_timeout = ToTimeval(options.rpc_timeout);

@@ -13,8 +13,10 @@
 
 namespace video2mp3::adapters {
 
-/// Where a broker is and who we are there, from an `amqp://user:pass@host:port/vhost` URL.
+/// Where a broker is and who we are there, from an `amqp://user:pass@host:port/vhost` URL
+/// (or `amqps://`, TLS, port 5671 by default).
 struct AmqpEndpoint {
+    bool tls = false;
     std::string host;
     int port = 5672;
     std::string user;
@@ -26,8 +28,8 @@ struct AmqpEndpoint {
 };
 
 /// Parses an AMQP URL with rabbitmq-c's amqp_parse_url. An empty vhost (`...:5672/`) means
-/// the default vhost `/`. Throws std::invalid_argument naming the problem (not an amqp URL,
-/// a bad port, TLS which this adapter does not speak).
+/// the default vhost `/`. Throws std::invalid_argument naming the problem (not an amqp or
+/// amqps URL, a bad port, no host).
 AmqpEndpoint ParseAmqpUrl(const std::string& url);
 
 /// The connection cannot be used any more: socket error, missed heartbeats, a protocol
@@ -97,7 +99,7 @@ struct AmqpEvent {
     AmqpContent content;
 };
 
-/// One AMQP 0-9-1 connection made with rabbitmq-c (TCP, SASL PLAIN), owned by one thread:
+/// One AMQP 0-9-1 connection made with rabbitmq-c (TCP or TLS, SASL PLAIN), owned by one thread:
 /// rabbitmq-c is not thread-safe per connection. Every rabbitmq-c error becomes an
 /// AmqpConnectionLost or AmqpChannelClosed where it is returned. Heartbeats are sent and
 /// checked only while NextEvent (or an RPC) runs, so the owner must call it regularly.
@@ -109,11 +111,16 @@ class AmqpConnection {
         std::chrono::milliseconds connect_timeout{5000};
         /// Bounds every synchronous method (declare, consume, close...) and the login.
         std::chrono::milliseconds rpc_timeout{10000};
+        /// amqps only: a PEM file of the certificate authorities to trust; empty means the
+        /// system's (/etc/ssl/certs). The broker's certificate and its name are always
+        /// checked, and nothing older than TLS 1.2 is spoken.
+        std::string ca_file;
     };
 
-    /// Opens the socket and logs in (client properties: connection_name, capabilities
-    /// connection.blocked, authentication_failure_close, consumer_cancel_notify). Throws
-    /// AmqpConnectionLost with the reason (refused, login refused, timeout).
+    /// Opens the socket (with a TLS handshake for amqps) and logs in (client properties:
+    /// connection_name, capabilities connection.blocked, authentication_failure_close,
+    /// consumer_cancel_notify). Throws AmqpConnectionLost with the reason (refused, an
+    /// untrusted certificate, login refused, timeout).
     AmqpConnection(const AmqpEndpoint& endpoint, const Options& options);
     /// Closes the connection cleanly when it still works (unacked deliveries go back to
     /// their queues), else just drops it.

@@ -312,7 +312,39 @@ std::size_t AmqpJobQueue::Depth(const std::string& queue) {
 }
 
 bool AmqpJobQueue::Ready() {
-    return ready_;
+    return ready_ && !topology_refused_;
+}
+
+void AmqpJobQueue::Declare(const std::string& queue, std::chrono::milliseconds wait) {
+    CheckQueueName(queue);
+    const auto deadline = Clock::now() + wait;
+    while (!ready_ && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!ready_) {
+        std::lock_guard lock(mutex_);
+        throw StorageError("RabbitMQ at " + endpoint_.Describe() + " is not connected" +
+                           (last_error_.empty() ? "" : ": " + last_error_));
+    }
+    auto refusal = std::make_shared<std::optional<TopologyError>>();
+    const bool ran = RunOnIoThread(
+        [this, queue, refusal] {
+            if (!connection_) {
+                throw StorageError("RabbitMQ at " + endpoint_.Describe() + " is not connected");
+            }
+            try {
+                EnsureDeclared(queue);
+            } catch (const TopologyError& error) {
+                refusal->emplace(error);
+            }
+        },
+        deadline);
+    if (!ran) {
+        throw StorageError("RabbitMQ did not answer the declaration of " + queue + " in time");
+    }
+    if (*refusal) {
+        throw StorageError((*refusal)->what(), !(*refusal)->Permanent());
+    }
 }
 
 bool AmqpJobQueue::RunOnIoThread(std::function<void()> work, Clock::time_point deadline) {
@@ -416,6 +448,7 @@ void AmqpJobQueue::Connect() {
     AmqpConnection::Options options;
     options.heartbeat = config_.heartbeat;
     options.connection_name = config_.connection_name;
+    options.ca_file = config_.ca_file;
     options.connect_timeout = kConnectTimeout;
     options.rpc_timeout = kRpcTimeout;
 
@@ -875,8 +908,14 @@ void AmqpJobQueue::EnsureDeclared(const std::string& queue) {
         // 403 access refused, 405 locked, 406 declared elsewhere with other arguments:
         // trying again will not help.
         const bool permanent = closed.Code() >= 403 && closed.Code() <= 406;
+        if (permanent) {
+            refused_queues_.insert(queue);
+            topology_refused_ = true;
+        }
         throw TopologyError("cannot declare queue " + queue + ": " + closed.what(), permanent);
     }
+    refused_queues_.erase(queue);
+    topology_refused_ = !refused_queues_.empty();
     declared_.insert(queue);
     declared_.insert(dead);
     spdlog::debug("amqp: declared {} and {}", queue, dead);

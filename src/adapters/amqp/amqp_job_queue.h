@@ -22,8 +22,11 @@ namespace video2mp3::adapters {
 
 /// Settings of the RabbitMQ queue.
 struct AmqpConfig {
-    /// amqp://user:pass@host:port/vhost (an empty vhost, as in `...:5672/`, means `/`).
+    /// amqp://user:pass@host:port/vhost (an empty vhost, as in `...:5672/`, means `/`), or
+    /// amqps:// for TLS.
     std::string url;
+    /// amqps only: PEM file of the certificate authorities to trust (empty: the system's).
+    std::string ca_file;
     /// Heartbeat proposed to the broker (it may choose a shorter one); 0 turns them off.
     std::chrono::seconds heartbeat{30};
     /// Unacked deliveries per queue this object consumes (basic.qos, per consumer). Set it
@@ -127,8 +130,15 @@ class AmqpJobQueue final : public JobQueue {
     void KeepAlive(const Delivery& delivery) override;
     /// Ready messages (not delivered to a consumer); 0 when the queue does not exist yet.
     std::size_t Depth(const std::string& queue) override;
-    /// Connected, with the publishing and consuming channel open, right now.
+    /// Connected, with the publishing and consuming channel open, and no queue this object
+    /// uses refused by the broker (declared elsewhere with other arguments, access refused).
     bool Ready() override;
+
+    /// Declares `queue` (and its dead-letter queue) now, waiting up to `wait` for a
+    /// connection and the broker's answer. Throws StorageError: transient when the broker cannot be
+    /// reached, permanent when it refuses the declaration (the queue exists with other arguments,
+    /// such as another x-delivery-limit; the reason says which).
+    void Declare(const std::string& queue, std::chrono::milliseconds wait);
 
  private:
     using Clock = std::chrono::steady_clock;
@@ -182,6 +192,10 @@ class AmqpJobQueue final : public JobQueue {
 
     const AmqpConfig config_;
     const AmqpEndpoint endpoint_;
+    /// Queues whose declaration the broker refused for good (I/O thread only), and whether
+    /// there are any (read by Ready from any thread).
+    std::set<std::string> refused_queues_;
+    std::atomic<bool> topology_refused_{false};
 
     // Shared between callers and the I/O thread, guarded by mutex_.
     std::mutex mutex_;
