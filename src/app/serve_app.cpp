@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -169,9 +170,14 @@ int RunServe(const ServeConfig& config) {
     } catch (const std::runtime_error& error) {
         throw ConfigError(std::string("--listen / VIDEO2MP3_LISTEN: ") + error.what());
     }
-    const std::string url = "http://" + config.host + ":" + std::to_string(port);
+    std::string url = "http://" + config.host + ":" + std::to_string(port);
     if (config.public_url.empty() && IsWildcardHost(config.host)) {
-        // Download links in answers follow each client's Host; e-mails have no request.
+        // Download links in answers follow each client's Host; e-mails have no request, so
+        // they name this machine, which is likelier to be reachable than 0.0.0.0.
+        std::array<char, 256> name{};
+        if (::gethostname(name.data(), name.size() - 1) == 0 && name[0] != '\0') {
+            url = "http://" + std::string(name.data()) + ":" + std::to_string(port);
+        }
         spdlog::warn(
             "serve: listening on every address; e-mailed links will name {} until "
             "VIDEO2MP3_PUBLIC_URL gives the address users reach",

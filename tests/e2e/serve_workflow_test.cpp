@@ -15,6 +15,7 @@
 #include "support/api_client.h"
 #include "support/media_tools.h"
 #include "support/serve_process.h"
+#include "support/test_servers.h"
 
 namespace video2mp3 {
 namespace {
@@ -575,6 +576,33 @@ TEST_F(ServeTest, UnknownRouteIs404WithAReason) {
     EXPECT_EQ(api_->Raw().Get("/app.js")->status, 200);
     EXPECT_EQ(api_->Raw().Get("/appXjs")->status, 404);
     EXPECT_EQ(api_->Raw().Get("/openapiXyaml")->status, 404);
+}
+
+// Listening on every address with no public URL: a job's link names the address the client
+// used, not 0.0.0.0, and e-mails name this machine.
+TEST_F(ServeTest, OnEveryAddressLinksNameAnAddressClientsCanReach) {
+    testing::TempDir dir;
+    ServeProcess wide(dir / "data",
+                      {{"VIDEO2MP3_LISTEN", "0.0.0.0:" + std::to_string(testing::UnusedPort())}});
+    ASSERT_GT(wide.Port(), 0);
+    testing::AddUser(dir / "data", kAlice, kPassword);
+    ApiClient api(wide.Port());
+    const std::string token = api.Login(kAlice, kPassword).value_or("");
+    ASSERT_FALSE(token.empty());
+    auto upload = api.Upload(token, "clip.mp4", Sample("clip.mp4"));
+    ASSERT_TRUE(upload);
+    ASSERT_EQ(upload->status, 202) << upload->body;
+    const std::string id = nlohmann::json::parse(upload->body)["job_id"];
+    ASSERT_EQ(api.WaitForJob(token, id)["status"], "done");
+
+    httplib::Headers headers = api.Bearer(token);
+    headers.emplace("Host", "media.example.lan:8080");
+    auto job = api.Raw().Get(("/jobs/" + id).c_str(), headers);
+    ASSERT_TRUE(job);
+    EXPECT_EQ(nlohmann::json::parse(job->body)["download_url"],
+              "http://media.example.lan:8080/download?fid=" + id)
+        << job->body;
+    EXPECT_NE(wide.Log().find("VIDEO2MP3_PUBLIC_URL"), std::string::npos) << wide.Log();
 }
 
 // Browsers and curl send `"` in a multipart file name as %22; the job keeps the real name.

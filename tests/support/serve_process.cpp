@@ -12,10 +12,13 @@ namespace video2mp3::testing {
 ServeProcess::ServeProcess(std::filesystem::path data_dir, std::map<std::string, std::string> env)
     : data_dir_(std::move(data_dir)) {
     std::filesystem::create_directories(data_dir_);
+    std::vector<std::string> argv = {VIDEO2MP3_BINARY,   "serve",     "--data-dir",
+                                     data_dir_.string(), "--workers", "1"};
+    if (env.count("VIDEO2MP3_LISTEN") == 0) {
+        argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+    }
     process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{VIDEO2MP3_BINARY, "serve", "--data-dir", data_dir_.string(),
-                                 "--listen", "127.0.0.1:0", "--workers", "1"},
-        env, data_dir_.parent_path() / (data_dir_.filename().string() + ".serve.log"));
+        argv, env, data_dir_.parent_path() / (data_dir_.filename().string() + ".serve.log"));
     const std::string line =
         process_->WaitForLine("listening on http://", std::chrono::seconds(60));
     if (line.empty()) {

@@ -14,8 +14,9 @@ namespace video2mp3::testing {
 
 class ServeProcess {
  public:
-    /// Starts serve on 127.0.0.1 with a free port, one converter worker and `env` added to
-    /// the environment; returns once it says it is listening. Fails the test otherwise.
+    /// Starts serve on 127.0.0.1 with a free port (unless `env` gives VIDEO2MP3_LISTEN), one
+    /// converter worker and `env` added to the environment; returns once it says it is
+    /// listening. Fails the test otherwise.
     ServeProcess(std::filesystem::path data_dir, std::map<std::string, std::string> env = {});
 
     /// Stops it with SIGTERM (if still running) and waits.
