@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,6 +40,10 @@ std::optional<std::string> EnvString(const std::string& name) {
     const char* file = std::getenv((name + "_FILE").c_str());
     if (file == nullptr || *file == '\0') {
         return std::nullopt;
+    }
+    std::error_code error;
+    if (std::filesystem::is_directory(file, error)) {
+        throw ConfigError(name + "_FILE: " + file + " is a folder, not a file");
     }
     std::ifstream stream(file);
     if (!stream) {

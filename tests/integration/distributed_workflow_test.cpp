@@ -331,6 +331,13 @@ TEST(DistributedConfigTest, MissingOrBadSettingsNameTheVariable) {
     EXPECT_NE(result.err.find("VIDEO2MP3_JWT_SECRET: must be at least 32 bytes, is 9"),
               std::string::npos)
         << result.err;
+    result = run("auth", "VIDEO2MP3_JWT_SECRET_FILE=" + dir.Path().string() +
+                             " VIDEO2MP3_POSTGRES_URL=postgresql://x/y");
+    EXPECT_EQ(result.exit_code, 78);
+    EXPECT_NE(result.err.find("VIDEO2MP3_JWT_SECRET_FILE: " + dir.Path().string() +
+                              " is a folder, not a file"),
+              std::string::npos)
+        << result.err;
 }
 
 // A queue that exists with another delivery limit stops a role at start, naming the setting,
