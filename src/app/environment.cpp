@@ -1,12 +1,15 @@
 #include "app/environment.h"
 
+#include <fmt/chrono.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -117,20 +120,46 @@ void RequireMailbox(const std::string& variable, const std::string& value) {
         refuse("it holds a line break");
     }
     std::string address = value;
-    const auto open = value.rfind('<');
+    const auto open = value.find('<');
     if (open != std::string::npos) {
         const auto close = value.find('>', open);
         if (close == std::string::npos) {
             refuse("'<' without '>'");
+        }
+        if (close + 1 != value.size() || value.find('<', open + 1) != std::string::npos) {
+            refuse("one <address>, at the end");
+        }
+        const std::string name = value.substr(0, open);
+        if (std::count(name.begin(), name.end(), '"') % 2 != 0) {
+            refuse("a quote without its pair");
+        }
+        if (name.find_first_of(",;") != std::string::npos &&
+            std::count(name.begin(), name.end(), '"') == 0) {
+            refuse("',' or ';' in a name outside quotes");
         }
         address = value.substr(open + 1, close - open - 1);
     }
     const auto at = address.find('@');
     if (address.empty() || at == 0 || at == std::string::npos || at + 1 == address.size() ||
         address.find('@', at + 1) != std::string::npos ||
-        address.find_first_of(" \t<>") != std::string::npos) {
+        address.find_first_of(" \t<>,;\"()[]\\") != std::string::npos) {
         refuse("no single name@domain address in it");
     }
+}
+
+void PrintLine(std::ostream& out, const std::string& text) {
+    const char* format = std::getenv("VIDEO2MP3_LOG_FORMAT");
+    if (format == nullptr || std::string_view(format) != "json") {
+        out << text << std::endl;
+        return;
+    }
+    const auto now = std::chrono::system_clock::now();
+    const std::string line = nlohmann::json{
+        {"time", fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(now))},
+        {"level", &out == &std::cerr ? "critical" : "info"},
+        {"logger", "video2mp3"},
+        {"message", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out << line << std::endl;
 }
 
 bool IsWildcardHost(const std::string& host) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,11 @@ void RequireMailbox(const std::string& variable, const std::string& value);
 
 /// True for an address that means "every address of this machine" (0.0.0.0, ::).
 bool IsWildcardHost(const std::string& host);
+
+/// Writes one line for people and log collectors: `text` as it is, or, when
+/// VIDEO2MP3_LOG_FORMAT=json, as a JSON object like the log's own lines (level "info" for
+/// standard output, "critical" for standard error), so `kubectl logs` stays parseable.
+void PrintLine(std::ostream& out, const std::string& text);
 
 /// Sets spdlog's level from VIDEO2MP3_LOG_LEVEL (default info) and JSON lines when
 /// VIDEO2MP3_LOG_FORMAT=json.

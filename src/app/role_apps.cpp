@@ -244,7 +244,7 @@ int RunGatewayRole(const GatewayRoleConfig& config) {
     ServingThread serving(gateway);
     spdlog::info("gateway: auth at {}, uploads up to {} bytes", config.auth_url,
                  config.max_upload_bytes);
-    std::cout << "video2mp3 gateway: listening on " << url << std::endl;
+    PrintLine(std::cout, "video2mp3 gateway: listening on " + url);
 
     const int signal = shutdown.Wait();
     spdlog::info("gateway: {} received, draining", ShutdownSignal::Name(signal));
@@ -290,7 +290,7 @@ int RunAuthRole(const AuthRoleConfig& config) {
     }
     const std::string url = "http://" + config.listen.host + ":" + std::to_string(port);
     ServingThread serving(server);
-    std::cout << "video2mp3 auth: listening on " << url << std::endl;
+    PrintLine(std::cout, "video2mp3 auth: listening on " + url);
 
     const int signal = shutdown.Wait();
     spdlog::info("auth: {} received, stopping", ShutdownSignal::Name(signal));
@@ -346,7 +346,7 @@ int RunConverterRole(const ConverterRoleConfig& config) {
     }
     spdlog::info("converter: {} workers, scratch folder {}", config.workers,
                  config.scratch_dir.string());
-    std::cout << "video2mp3 converter: consuming" << std::endl;
+    PrintLine(std::cout, "video2mp3 converter: consuming");
 
     const int signal = shutdown.Wait();
     spdlog::info("converter: {} received, giving back unfinished jobs",
@@ -401,7 +401,7 @@ int RunNotifierRole(const NotifierRoleConfig& config) {
     workers::NotifierWorker notifier(notifier_config, queue.Queue(), *stores.jobs, *mailer);
     std::jthread thread([&notifier](std::stop_token stop) { notifier.Run(stop); });
     spdlog::info("notifier: mail via {}, links to {}", config.smtp_url, config.public_url);
-    std::cout << "video2mp3 notifier: consuming" << std::endl;
+    PrintLine(std::cout, "video2mp3 notifier: consuming");
 
     const int signal = shutdown.Wait();
     spdlog::info("notifier: {} received, stopping", ShutdownSignal::Name(signal));

@@ -1,7 +1,6 @@
 #include "app/role_config.h"
 
-#include <fstream>
-
+#include "adapters/amqp/amqp_connection.h"
 #include "app/environment.h"
 
 namespace video2mp3::app {
@@ -48,9 +47,9 @@ QueueSettings QueueFromEnv() {
             throw ConfigError(
                 "VIDEO2MP3_AMQP_CA_FILE: set, but VIDEO2MP3_AMQP_URL is not an amqps:// URL");
         }
-        std::ifstream ca(queue.amqp_ca_file);
-        if (!ca) {
-            throw ConfigError("VIDEO2MP3_AMQP_CA_FILE: cannot read " + queue.amqp_ca_file);
+        if (const std::string problem = adapters::CaFileProblem(queue.amqp_ca_file);
+            !problem.empty()) {
+            throw ConfigError("VIDEO2MP3_AMQP_CA_FILE: " + problem);
         }
     }
     queue.video_queue = QueueName("VIDEO2MP3_VIDEO_QUEUE", queue.video_queue);

@@ -215,7 +215,7 @@ int RunServe(const ServeConfig& config) {
         serving_ended = true;
     });
     spdlog::info("serve: {} converter workers, data in {}", worker_count, config.data_dir.string());
-    std::cout << "video2mp3 serve: listening on " << url << std::endl;
+    PrintLine(std::cout, "video2mp3 serve: listening on " + url);
 
     const int signal = shutdown.Wait();
     spdlog::info("serve: {} received, stopping", ShutdownSignal::Name(signal));

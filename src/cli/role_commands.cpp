@@ -18,10 +18,10 @@ int RunRole(const std::string& role, const std::function<int()>& run) {
         app::ConfigureLogging();
         return run();
     } catch (const app::ConfigError& error) {
-        std::cerr << "video2mp3 " << role << ": " << error.what() << "\n";
+        app::PrintLine(std::cerr, "video2mp3 " + role + ": " + error.what());
         return kExitConfig;
     } catch (const std::exception& error) {
-        std::cerr << "video2mp3 " << role << ": " << error.what() << "\n";
+        app::PrintLine(std::cerr, "video2mp3 " + role + ": " + error.what());
         return kExitSoftware;
     }
 }

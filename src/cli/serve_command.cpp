@@ -59,7 +59,7 @@ int RunServeCommand(const ServeArguments& arguments, const CLI::App& command) {
         app::RequireMailbox("VIDEO2MP3_MAIL_FROM", config.mail_from);
         return app::RunServe(config);
     } catch (const app::ConfigError& error) {
-        std::cerr << "video2mp3 serve: " << error.what() << "\n";
+        app::PrintLine(std::cerr, std::string("video2mp3 serve: ") + error.what());
         return kExitConfig;
     }
 }

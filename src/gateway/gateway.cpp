@@ -181,6 +181,13 @@ Gateway::Gateway(GatewayConfig config, Authenticator& auth, BlobStore& blobs, Jo
     // Answered before the body is read: the seed's `curl -X POST -u EMAIL:PASSWORD .../login`
     // sends neither a body nor a Content-Length, which httplib would otherwise refuse.
     server_.set_pre_routing_handler([this](const auto& rq, auto& rs) {
+        // httplib would cut any answer to the request's Range after the handler: only
+        // /download serves ranges (it settles them itself); everywhere else they are ignored,
+        // as RFC 9110 allows, so a JSON answer is never cut. The Request is httplib's own
+        // mutable object, handed to handlers as const.
+        if (rq.path != "/download") {
+            const_cast<httplib::Request&>(rq).ranges.clear();
+        }
         if (rq.path == "/login" && rq.method == "POST") {
             Login(rq, rs);
             return httplib::Server::HandlerResponse::Handled;
@@ -606,6 +613,10 @@ void Gateway::DeleteJob(const httplib::Request& request, httplib::Response& resp
 }
 
 void Gateway::Download(const httplib::Request& request, httplib::Response& response) {
+    // Held back until the MP3 is found, so that no error answer is cut to the range.
+    auto& request_ranges = const_cast<httplib::Request&>(request).ranges;
+    httplib::Ranges asked;
+    asked.swap(request_ranges);
     const auto claims = Authenticate(request, response);
     if (!claims) {
         return;
@@ -637,12 +648,12 @@ void Gateway::Download(const httplib::Request& request, httplib::Response& respo
 
     // httplib 0.11 cuts the answer to request.ranges after this handler, whatever its status,
     // and trusts the ranges: an end past the file makes it promise bytes that do not exist,
-    // and on an error it cuts the JSON body. So the ranges are settled here (the Request is
-    // httplib's own mutable object, handed to handlers as const): an end past the file is
-    // the file's end (RFC 9110 section 14.1.2); an unsatisfiable range is a 416 with the
-    // ranges dropped; several ranges get the whole file, as the RFC allows, since httplib
-    // numbers their parts against the wrong total.
-    auto& ranges = const_cast<httplib::Request&>(request).ranges;
+    // and on an error it cuts the JSON body. So the ranges are settled here: an end past the
+    // file is the file's end (RFC 9110 section 14.1.2); an unsatisfiable range is a 416 with
+    // the ranges dropped; several ranges get the whole file, as the RFC allows, since
+    // httplib numbers their parts against the wrong total.
+    request_ranges.swap(asked);
+    auto& ranges = request_ranges;
     if (ranges.size() > 1) {
         ranges.clear();
     }

@@ -204,6 +204,22 @@ TEST_F(ServeTest, DownloadHonoursRangesAndNamesTheFile) {
     EXPECT_EQ(tail->get_header_value("Content-Range"), "bytes " + std::to_string(size - 10) + "-" +
                                                            std::to_string(size - 1) + "/" +
                                                            std::to_string(size));
+    // Only the MP3 is served in ranges: JSON answers and errors stay whole.
+    auto ranged_json = api_->Bearer(token);
+    ranged_json.emplace("Range", "bytes=0-5");
+    auto listing = api_->Raw().Get("/jobs", ranged_json);
+    ASSERT_TRUE(listing);
+    EXPECT_EQ(listing->status, 200);
+    EXPECT_FALSE(listing->has_header("Content-Range"));
+    EXPECT_FALSE(nlohmann::json::parse(listing->body, nullptr, false).is_discarded())
+        << listing->body;
+    auto missing = api_->Raw().Get("/download?fid=000000000000000000000000", ranged_json);
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_EQ(nlohmann::json::parse(missing->body, nullptr, false).value("error", ""),
+              "no such job or file")
+        << missing->body;
+
     // Several ranges: the whole file, which RFC 9110 allows.
     auto multi_headers = api_->Bearer(token);
     multi_headers.emplace("Range", "bytes=0-1,5-9");

@@ -897,6 +897,41 @@ TEST_F(AmqpJobQueueTest, QueueMadeWithOtherArgumentsIsRefusedForGoodAndNotReady)
     EXPECT_EQ(first.Depth(name), 0U);
 }
 
+TEST(AmqpJobQueueDeclareTest, QueueRefusedOnConnectingLaterMakesTheObjectNotReady) {
+    // A role started while the broker is down learns of a mismatched queue when it connects.
+    video2mp3::testing::TestServer server("amqp");
+    ASSERT_FALSE(server.Url().empty());
+    const std::string name = FreshQueue("late");
+    {
+        AmqpJobQueue first(TestConfig(server.Url()));
+        ASSERT_NO_THROW(first.Declare(name, 15s));
+    }
+    server.Stop();
+    AmqpConfig other = TestConfig(server.Url());
+    other.delivery_limit = 7;
+    AmqpJobQueue second(other);
+    try {
+        second.Declare(name, 1s);
+        ADD_FAILURE() << "declared without a broker";
+    } catch (const StorageError& error) {
+        EXPECT_TRUE(error.Transient()) << error.what();
+    }
+    server.Start();
+    // Connected (Depth answers), yet not ready: the queue it was asked for is refused.
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+            try {
+                second.Depth(name);
+                return true;
+            } catch (const StorageError&) {
+                return false;
+            }
+        },
+        60s));
+    EXPECT_TRUE(WaitUntil([&] { return !second.Ready(); }, 5s));
+    EXPECT_FALSE(second.Ready());
+}
+
 // --- TLS ---
 
 /// The reason the queue gives for not being connected, once it has tried.

@@ -280,6 +280,14 @@ TEST(DistributedConfigTest, MissingOrBadSettingsNameTheVariable) {
     auto result = run("gateway", "");
     EXPECT_EQ(result.exit_code, 78);
     EXPECT_NE(result.err.find("VIDEO2MP3_AUTH_URL"), std::string::npos) << result.err;
+    // With JSON logs the reason is a JSON line too, for log collectors.
+    result = run("gateway", "VIDEO2MP3_LOG_FORMAT=json");
+    EXPECT_EQ(result.exit_code, 78);
+    const auto line = nlohmann::json::parse(result.err, nullptr, false);
+    ASSERT_FALSE(line.is_discarded()) << result.err;
+    EXPECT_EQ(line.value("level", ""), "critical");
+    EXPECT_NE(line.value("message", "").find("VIDEO2MP3_AUTH_URL"), std::string::npos)
+        << result.err;
 
     result = run("gateway",
                  "VIDEO2MP3_AUTH_URL=http://auth:8081 "
@@ -304,6 +312,19 @@ TEST(DistributedConfigTest, MissingOrBadSettingsNameTheVariable) {
     EXPECT_NE(result.err.find("VIDEO2MP3_AMQP_CA_FILE: cannot read /nonexistent/ca.pem"),
               std::string::npos)
         << result.err;
+    {
+        testing::TempDir ca_dir;
+        testing::WriteBytes(ca_dir / "ca.pem", std::string("not a certificate\n"));
+        result = run("converter",
+                     "VIDEO2MP3_MONGODB_URI=mongodb://mongo/video2mp3 "
+                     "VIDEO2MP3_AMQP_URL=amqps://rabbit/ VIDEO2MP3_AMQP_CA_FILE=" +
+                         (ca_dir / "ca.pem").string());
+        EXPECT_EQ(result.exit_code, 78);
+        EXPECT_NE(result.err.find("VIDEO2MP3_AMQP_CA_FILE: " + (ca_dir / "ca.pem").string() +
+                                  " holds no PEM certificate"),
+                  std::string::npos)
+            << result.err;
+    }
 
     result = run("auth", "VIDEO2MP3_JWT_SECRET=short VIDEO2MP3_POSTGRES_URL=postgresql://x/y");
     EXPECT_EQ(result.exit_code, 78);

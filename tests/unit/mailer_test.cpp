@@ -171,6 +171,22 @@ TEST(FormatMessage, NonAsciiSubjectIsEncodedAndDecodesBack) {
     }
 }
 
+TEST(FormatMessage, NonAsciiSenderNameIsEncodedAndTheAddressKept) {
+    Mail mail = SampleMail();
+    mail.from = "\"Évil Çorp\" <noreply@video2mp3.test>";
+    const std::string line = HeaderLines(FormatMessage(mail, March5th2024()), "From");
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(
+        line, match,
+        std::regex(R"(^From: =\?UTF-8\?B\?([A-Za-z0-9+/=]+)\?= <noreply@video2mp3\.test>)")))
+        << line;
+    EXPECT_EQ(DecodeBase64(match[1]), "Évil Çorp");
+
+    mail.from = "video2mp3 <noreply@video2mp3.test>";
+    EXPECT_EQ(HeaderLines(FormatMessage(mail, March5th2024()), "From"),
+              "From: video2mp3 <noreply@video2mp3.test>\n");
+}
+
 TEST(FormatMessage, RefusesHeaderInjection) {
     for (const std::string& evil :
          {std::string("x\r\nBcc: victim@example.test"), std::string("x\nBcc: victim@example.test"),

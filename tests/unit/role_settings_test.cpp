@@ -56,12 +56,15 @@ TEST(WildcardHost, OnlyTheAnyAddressesAreWildcards) {
 }
 
 TEST(MailFrom, SenderAddressesAreCheckedAtStart) {
-    for (const char* good : {"video2mp3 <noreply@localhost>", "noreply@example.org",
-                             "\"Ops, video2mp3\" <ops@example.org>"}) {
+    for (const char* good :
+         {"video2mp3 <noreply@localhost>", "noreply@example.org",
+          "\"Ops, video2mp3\" <ops@example.org>", "Évil Corp <ops@example.org>"}) {
         EXPECT_NO_THROW(app::RequireMailbox("VIDEO2MP3_MAIL_FROM", good)) << good;
     }
-    for (const char* bad : {"Broken <>", "no-at-sign", "@example.org", "user@", "a@b@c",
-                            "x <a b@c>", "x <a@b", "ok@example.org\r\nBcc: victim@example.org"}) {
+    for (const char* bad :
+         {"Broken <>", "no-at-sign", "@example.org", "user@", "a@b@c", "x <a b@c>", "x <a@b",
+          "ok@example.org\r\nBcc: victim@example.org", "<a@b.example> <c@d.example>",
+          "\"unbalanced <a@b.example>", "x <a@b.example> trailing", "a@b;c", "a,b@c"}) {
         try {
             app::RequireMailbox("VIDEO2MP3_MAIL_FROM", bad);
             ADD_FAILURE() << "taken: " << bad;

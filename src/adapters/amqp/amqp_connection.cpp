@@ -2,10 +2,14 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <memory>
 
 namespace video2mp3::adapters {
 
@@ -164,6 +168,27 @@ AmqpEndpoint ParseAmqpUrl(const std::string& url) {
         throw std::invalid_argument("AMQP URL has no host");
     }
     return endpoint;
+}
+
+std::string CaFileProblem(const std::string& path) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+        return path + " is a folder, not a file";
+    }
+    std::unique_ptr<BIO, decltype(&BIO_free)> file(BIO_new_file(path.c_str(), "r"), &BIO_free);
+    if (!file) {
+        return "cannot read " + path;
+    }
+    int certificates = 0;
+    while (X509* certificate = PEM_read_bio_X509(file.get(), nullptr, nullptr, nullptr)) {
+        X509_free(certificate);
+        ++certificates;
+    }
+    ERR_clear_error();
+    if (certificates == 0) {
+        return path + " holds no PEM certificate";
+    }
+    return "";
 }
 
 AmqpChannelClosed::AmqpChannelClosed(amqp_channel_t channel, int code, const std::string& text)

@@ -32,6 +32,10 @@ struct AmqpEndpoint {
 /// amqps URL, a bad port, no host).
 AmqpEndpoint ParseAmqpUrl(const std::string& url);
 
+/// What is wrong with a file meant to hold the PEM certificates of trusted CAs (a folder,
+/// unreadable, no certificate in it), or "" when it holds at least one.
+std::string CaFileProblem(const std::string& path);
+
 /// The connection cannot be used any more: socket error, missed heartbeats, a protocol
 /// error, or the broker closed it. The owner reconnects.
 class AmqpConnectionLost : public std::runtime_error {

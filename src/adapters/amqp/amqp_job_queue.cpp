@@ -318,6 +318,9 @@ bool AmqpJobQueue::Ready() {
 void AmqpJobQueue::Declare(const std::string& queue, std::chrono::milliseconds wait) {
     CheckQueueName(queue);
     const auto deadline = Clock::now() + wait;
+    // Known from now on, so every (re)connect declares it, even if the broker is down now:
+    // a refusal then shows in Ready() before anyone uses the queue.
+    RunOnIoThread([this, queue] { queues_.insert(queue); }, deadline);
     while (!ready_ && Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -102,6 +102,30 @@ std::string EncodeSubject(const std::string& subject) {
     return header;
 }
 
+/// `Name <addr>` with a display name beyond printable ASCII as an RFC 2047 encoded word
+/// (quotes around it dropped); anything else as it is.
+std::string FromHeader(const std::string& from) {
+    const auto open = from.rfind('<');
+    if (open == std::string::npos || open == 0) {
+        return from;
+    }
+    std::string_view name = std::string_view(from).substr(0, open);
+    while (!name.empty() && name.back() == ' ') {
+        name.remove_suffix(1);
+    }
+    const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte >= 0x20 && byte <= 0x7e;
+    });
+    if (plain || name.empty()) {
+        return from;
+    }
+    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
+        name = name.substr(1, name.size() - 2);
+    }
+    return EncodedWord(name) + " " + from.substr(open);
+}
+
 // Any of CRLF, LF or a bare CR ends a line; each becomes CRLF, and the body ends with one.
 std::string NormalizeBody(const std::string& body) {
     std::string text;
@@ -142,7 +166,7 @@ std::string FormatMessage(const Mail& mail, std::chrono::system_clock::time_poin
     std::string message;
     message.reserve(512 + mail.body.size());
     message.append("Date: ").append(FormatDate(now)).append(kCrlf);
-    message.append("From: ").append(mail.from).append(kCrlf);
+    message.append("From: ").append(FromHeader(mail.from)).append(kCrlf);
     message.append("To: ").append(mail.to).append(kCrlf);
     message.append(kSubjectPrefix).append(subject).append(kCrlf);
     message.append("Message-ID: <").append(mail.message_id).append(">").append(kCrlf);
