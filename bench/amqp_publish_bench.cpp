@@ -3,13 +3,15 @@
 // durable queue, a fresh database in a temporary folder), with 1 and with several publishing
 // threads sharing one queue object, as the gateway's request threads do.
 //
-// Usage: amqp_publish_bench --amqp-url URL [--messages N] [--threads 1,8]
+// Usage: amqp_publish_bench --amqp-url URL [--ca-file PEM] [--messages N] [--threads 1,8]
+//        (an amqps:// URL with --ca-file measures the same over TLS)
 //
 // Every run publishes N messages of about 300 bytes of JSON to a queue of its own (a unique
 // name, so each RabbitMQ run starts on a fresh quorum queue); the RabbitMQ queues and their
 // `.dead` companions are deleted at the end. Prints one row per run, then the ratios.
 
 #include <amqp.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
@@ -44,6 +46,7 @@ using video2mp3::JobQueue;
 
 struct Options {
     std::string amqp_url;
+    std::string ca_file;  ///< amqps: the CAs to trust
     int messages = 5000;
     std::vector<int> threads = {1, 8};
 };
@@ -61,7 +64,8 @@ struct Result {
 
 [[noreturn]] void Usage(const std::string& problem) {
     std::cerr << "amqp_publish_bench: " << problem << "\n"
-              << "usage: amqp_publish_bench --amqp-url URL [--messages N] [--threads 1,8]\n";
+              << "usage: amqp_publish_bench --amqp-url URL [--ca-file PEM] [--messages N] "
+                 "[--threads 1,8]\n";
     std::exit(64);
 }
 
@@ -87,6 +91,8 @@ Options ParseOptions(int argc, char** argv) {
         const std::string value = argv[++i];
         if (flag == "--amqp-url") {
             options.amqp_url = value;
+        } else if (flag == "--ca-file") {
+            options.ca_file = value;
         } else if (flag == "--messages") {
             options.messages = PositiveInt(value, "--messages");
         } else if (flag == "--threads") {
@@ -189,12 +195,16 @@ Result Measure(const std::string& backend, JobQueue& job_queue, const std::strin
 }
 
 /// Deletes queues on the broker with a connection of its own (AmqpJobQueue never deletes).
-void DeleteQueues(const std::string& url, const std::vector<std::string>& queues) {
+void DeleteQueues(const std::string& url, const std::string& ca_file,
+                  const std::vector<std::string>& queues) {
     const auto endpoint = video2mp3::adapters::ParseAmqpUrl(url);
     amqp_connection_state_t state = amqp_new_connection();
     std::unique_ptr<amqp_connection_state_t_, void (*)(amqp_connection_state_t)> owner(
         state, [](amqp_connection_state_t s) { amqp_destroy_connection(s); });
-    amqp_socket_t* socket = amqp_tcp_socket_new(state);
+    amqp_socket_t* socket = endpoint.tls ? amqp_ssl_socket_new(state) : amqp_tcp_socket_new(state);
+    if (socket != nullptr && endpoint.tls && !ca_file.empty()) {
+        amqp_ssl_socket_set_cacert(socket, ca_file.c_str());
+    }
     if (socket == nullptr || amqp_socket_open(socket, endpoint.host.c_str(), endpoint.port) != 0) {
         throw std::runtime_error("cannot connect to " + endpoint.Describe());
     }
@@ -242,6 +252,7 @@ int main(int argc, char** argv) {
         {
             video2mp3::adapters::AmqpConfig config;
             config.url = options.amqp_url;
+            config.ca_file = options.ca_file;
             config.connection_name = "amqp_publish_bench";
             config.publish_timeout = std::chrono::seconds(60);
             video2mp3::adapters::AmqpJobQueue queue(config);
@@ -281,7 +292,7 @@ int main(int argc, char** argv) {
 
     try {
         if (!amqp_queues.empty()) {
-            DeleteQueues(options.amqp_url, amqp_queues);
+            DeleteQueues(options.amqp_url, options.ca_file, amqp_queues);
         }
     } catch (const std::exception& error) {
         std::cerr << "amqp_publish_bench: cleaning up: " << error.what() << "\n";
