@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "adapters/mail/message_format.h"
+
 namespace video2mp3::app {
 
 namespace {
@@ -112,38 +114,11 @@ std::pair<std::string, int> ParseListen(const std::string& text, const std::stri
 }
 
 void RequireMailbox(const std::string& variable, const std::string& value) {
-    const auto refuse = [&](const std::string& why) {
-        throw ConfigError(variable + ": '" + value + "' is not a sender address (" + why +
-                          "; e.g. 'video2mp3 <noreply@example.org>')");
-    };
-    if (value.find_first_of("\r\n") != std::string::npos) {
-        refuse("it holds a line break");
-    }
-    std::string address = value;
-    const auto open = value.find('<');
-    if (open != std::string::npos) {
-        const auto close = value.find('>', open);
-        if (close == std::string::npos) {
-            refuse("'<' without '>'");
-        }
-        if (close + 1 != value.size() || value.find('<', open + 1) != std::string::npos) {
-            refuse("one <address>, at the end");
-        }
-        const std::string name = value.substr(0, open);
-        if (std::count(name.begin(), name.end(), '"') % 2 != 0) {
-            refuse("a quote without its pair");
-        }
-        if (name.find_first_of(",;") != std::string::npos &&
-            std::count(name.begin(), name.end(), '"') == 0) {
-            refuse("',' or ';' in a name outside quotes");
-        }
-        address = value.substr(open + 1, close - open - 1);
-    }
-    const auto at = address.find('@');
-    if (address.empty() || at == 0 || at == std::string::npos || at + 1 == address.size() ||
-        address.find('@', at + 1) != std::string::npos ||
-        address.find_first_of(" \t<>,;\"()[]\\") != std::string::npos) {
-        refuse("no single name@domain address in it");
+    try {
+        adapters::ParseMailbox(value);
+    } catch (const std::invalid_argument& error) {
+        throw ConfigError(variable + ": " + error.what() +
+                          "; e.g. 'video2mp3 <noreply@example.org>'");
     }
 }
 

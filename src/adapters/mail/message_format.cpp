@@ -102,28 +102,24 @@ std::string EncodeSubject(const std::string& subject) {
     return header;
 }
 
-/// `Name <addr>` with a display name beyond printable ASCII as an RFC 2047 encoded word
-/// (quotes around it dropped); anything else as it is.
+/// `from` with a display name beyond printable ASCII as an RFC 2047 encoded word; anything
+/// else (a bare address, a name that cannot be parsed) as it is.
 std::string FromHeader(const std::string& from) {
-    const auto open = from.rfind('<');
-    if (open == std::string::npos || open == 0) {
+    Mailbox mailbox;
+    try {
+        mailbox = ParseMailbox(from);
+    } catch (const std::invalid_argument&) {
         return from;
     }
-    std::string_view name = std::string_view(from).substr(0, open);
-    while (!name.empty() && name.back() == ' ') {
-        name.remove_suffix(1);
-    }
-    const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
-        const auto byte = static_cast<unsigned char>(c);
-        return byte >= 0x20 && byte <= 0x7e;
-    });
-    if (plain || name.empty()) {
+    const bool plain =
+        std::all_of(mailbox.display_name.begin(), mailbox.display_name.end(), [](char c) {
+            const auto byte = static_cast<unsigned char>(c);
+            return byte >= 0x20 && byte <= 0x7e;
+        });
+    if (plain) {
         return from;
     }
-    if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
-        name = name.substr(1, name.size() - 2);
-    }
-    return EncodedWord(name) + " " + from.substr(open);
+    return EncodedWord(mailbox.display_name) + " <" + mailbox.address + ">";
 }
 
 // Any of CRLF, LF or a bare CR ends a line; each becomes CRLF, and the body ends with one.
@@ -150,6 +146,51 @@ std::string NormalizeBody(const std::string& body) {
 }
 
 }  // namespace
+
+Mailbox ParseMailbox(const std::string& text) {
+    const auto refuse = [&](const std::string& why) {
+        throw std::invalid_argument("'" + text + "' is not a mailbox (" + why + ")");
+    };
+    if (text.find_first_of("\r\n") != std::string::npos) {
+        refuse("it holds a line break");
+    }
+    Mailbox mailbox;
+    mailbox.address = text;
+    const auto open = text.find('<');
+    if (open != std::string::npos) {
+        const auto close = text.find('>', open);
+        if (close == std::string::npos) {
+            refuse("'<' without '>'");
+        }
+        if (close + 1 != text.size() || text.find('<', open + 1) != std::string::npos) {
+            refuse("one <address>, at the end");
+        }
+        std::string_view name = std::string_view(text).substr(0, open);
+        const auto quotes = std::count(name.begin(), name.end(), '"');
+        if (quotes % 2 != 0) {
+            refuse("a quote without its pair");
+        }
+        if (quotes == 0 && name.find_first_of(",;") != std::string_view::npos) {
+            refuse("',' or ';' in a name outside quotes");
+        }
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+            name.remove_suffix(1);
+        }
+        if (name.size() >= 2 && name.front() == '"' && name.back() == '"') {
+            name = name.substr(1, name.size() - 2);
+        }
+        mailbox.display_name = std::string(name);
+        mailbox.address = text.substr(open + 1, close - open - 1);
+    }
+    const std::string& address = mailbox.address;
+    const auto at = address.find('@');
+    if (address.empty() || at == 0 || at == std::string::npos || at + 1 == address.size() ||
+        address.find('@', at + 1) != std::string::npos ||
+        address.find_first_of(" \t<>,;\"()[]\\") != std::string::npos) {
+        refuse("no single name@domain address in it");
+    }
+    return mailbox;
+}
 
 std::string FormatMessage(const Mail& mail, std::chrono::system_clock::time_point now) {
     RequireNonEmpty("from", mail.from);
